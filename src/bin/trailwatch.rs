@@ -1,0 +1,5 @@
+//! `trailwatch`: scan CloudTrail logs locally and list the rules.
+
+fn main() {
+    std::process::exit(trailwatch::cli::main());
+}

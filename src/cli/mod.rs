@@ -1,0 +1,337 @@
+//! The `trailwatch` command line: a thin adapter that feeds files to the detector library.
+
+use crate::detector::engine::{parse_accounts, parse_rule_ids};
+use crate::detector::keys::{KeyKind, classify_key};
+use crate::detector::{
+    Alert, Detector, DetectorConfig, LogKind, ReaderConfig, ScanStats, Severity, scan_log,
+};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Detects risky changes in AWS accounts from CloudTrail logs.
+#[derive(Debug, Parser)]
+#[command(name = "trailwatch", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Scan CloudTrail log files (.json, .json.gz), directories (recursively) or stdin (-).
+    Scan(ScanArgs),
+    /// List the rule catalogue with its metadata.
+    Rules(RulesArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct ScanArgs {
+    /// Accounts that may be shared with without an alert (comma-separated 12-digit ids).
+    #[arg(long, value_name = "ID,ID")]
+    trusted_accounts: Option<String>,
+    /// Run only these rules (comma-separated ids).
+    #[arg(long, value_name = "ID,...")]
+    rules: Option<String>,
+    /// Do not run these rules (comma-separated ids).
+    #[arg(long, value_name = "ID,...")]
+    exclude_rules: Option<String>,
+    /// Skip rules below this severity.
+    #[arg(long, value_name = "S", default_value = "info")]
+    min_severity: Severity,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = ScanFormat::Jsonl)]
+    format: ScanFormat,
+    /// Ceiling on decompressed bytes per log file (gzip-bomb guard).
+    #[arg(long, value_name = "BYTES", default_value_t = ReaderConfig::default().max_decompressed_bytes)]
+    max_decompressed_bytes: u64,
+    /// Files, directories, or - for stdin.
+    #[arg(required = true, value_name = "PATH")]
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ScanFormat {
+    /// One alert JSON object per line.
+    Jsonl,
+    /// Readable text.
+    Text,
+}
+
+#[derive(Debug, clap::Args)]
+struct RulesArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
+    format: RulesFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RulesFormat {
+    Text,
+    Json,
+}
+
+/// Exit status: no alert.
+pub const EXIT_CLEAN: i32 = 0;
+/// Exit status: at least one alert.
+pub const EXIT_ALERTS: i32 = 1;
+/// Exit status: some input could not be read (the others were still scanned), or bad usage.
+pub const EXIT_INPUT_ERROR: i32 = 2;
+
+/// Runs the CLI with the process's arguments and streams; returns the exit status.
+pub fn main() -> i32 {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                EXIT_INPUT_ERROR
+            } else {
+                EXIT_CLEAN
+            };
+        }
+    };
+    let stdout = io::stdout();
+    let mut out = BufWriter::new(stdout.lock());
+    let stderr = io::stderr();
+    let progress = stderr.is_terminal();
+    let code = run(cli, &mut out, &mut stderr.lock(), progress);
+    match out.flush() {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => code,
+        Err(e) => {
+            eprintln!("trailwatch: error: writing output: {e}");
+            EXIT_INPUT_ERROR
+        }
+        Ok(()) => code,
+    }
+}
+
+/// Runs a parsed command line, writing results to `out` and diagnostics to `err`.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, progress: bool) -> i32 {
+    match cli.command {
+        Command::Rules(args) => list_rules(args.format, out, err),
+        Command::Scan(args) => match scan(args, out, err, progress) {
+            Ok(code) => code,
+            Err(e) => {
+                let _ = writeln!(err, "trailwatch: error: {e:#}");
+                EXIT_INPUT_ERROR
+            }
+        },
+    }
+}
+
+fn list_rules(format: RulesFormat, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let detector = Detector::new(&DetectorConfig::default()).expect("default config is valid");
+    let metas: Vec<_> = detector.rules().collect();
+    let written = match format {
+        RulesFormat::Json => serde_json::to_writer_pretty(&mut *out, &metas)
+            .map_err(io::Error::other)
+            .and_then(|()| writeln!(out)),
+        RulesFormat::Text => metas.iter().try_for_each(|m| {
+            let attack: Vec<String> = m
+                .mitre_attack
+                .iter()
+                .map(|a| format!("{} {} / {}", a.technique_id, a.technique_name, a.tactic_id))
+                .collect();
+            writeln!(
+                out,
+                "{id}\n  {title}\n  severity {sev}, risk {risk}, dedup {dedup} min\n  ATT&CK: {attack}\n  implements: {vendor} \"{name}\" ({sid})\n",
+                id = m.id,
+                title = m.title,
+                sev = m.severity,
+                risk = m.risk_score,
+                dedup = m.dedup_period_minutes,
+                attack = attack.join("; "),
+                vendor = m.implements.vendor,
+                name = m.implements.name,
+                sid = m.implements.id,
+            )
+        }),
+    };
+    match written {
+        Ok(()) => EXIT_CLEAN,
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => EXIT_CLEAN,
+        Err(e) => {
+            let _ = writeln!(err, "trailwatch: error: {e}");
+            EXIT_INPUT_ERROR
+        }
+    }
+}
+
+/// Totals over a whole scan.
+#[derive(Debug, Default)]
+struct Totals {
+    files: u64,
+    digests: u64,
+    records: u64,
+    skipped: u64,
+    alerts: u64,
+    errors: u64,
+    bytes: u64,
+}
+
+impl Totals {
+    fn add(&mut self, stats: &ScanStats) {
+        self.files += 1;
+        self.records += stats.records;
+        self.skipped += stats.skipped_records;
+        self.alerts += stats.alerts;
+        self.bytes += stats.decompressed_bytes;
+        if stats.kind == LogKind::Digest {
+            self.digests += 1;
+        }
+    }
+}
+
+fn scan(
+    args: ScanArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    progress: bool,
+) -> anyhow::Result<i32> {
+    use anyhow::Context;
+    let config = DetectorConfig {
+        trusted_accounts: match &args.trusted_accounts {
+            Some(list) => parse_accounts(list).context("--trusted-accounts")?,
+            None => Default::default(),
+        },
+        disabled_rules: match &args.exclude_rules {
+            Some(list) => parse_rule_ids(list).context("--exclude-rules")?,
+            None => Default::default(),
+        },
+        only_rules: match &args.rules {
+            Some(list) => Some(parse_rule_ids(list).context("--rules")?),
+            None => None,
+        },
+        min_severity: args.min_severity,
+    };
+    let detector = Detector::new(&config)?;
+    let reader_config = ReaderConfig {
+        max_decompressed_bytes: args.max_decompressed_bytes,
+        ..ReaderConfig::default()
+    };
+
+    let started = Instant::now();
+    let mut totals = Totals::default();
+    let mut last_progress = Instant::now();
+    let mut output_closed = false;
+    for path in &args.paths {
+        let inputs = match expand(path) {
+            Ok(inputs) => inputs,
+            Err(e) => {
+                totals.errors += 1;
+                writeln!(err, "trailwatch: error: {}: {e}", path.display())?;
+                continue;
+            }
+        };
+        for input in inputs {
+            let location = input.display().to_string();
+            let source: Box<dyn Read> = if input == Path::new("-") {
+                Box::new(io::stdin().lock())
+            } else {
+                match File::open(&input) {
+                    Ok(f) => Box::new(f),
+                    Err(e) => {
+                        totals.errors += 1;
+                        writeln!(err, "trailwatch: error: {location}: {e}")?;
+                        continue;
+                    }
+                }
+            };
+            let mut emit = |alert: Alert| {
+                if output_closed {
+                    return;
+                }
+                let written = match args.format {
+                    ScanFormat::Jsonl => serde_json::to_writer(&mut *out, &alert)
+                        .map_err(io::Error::other)
+                        .and_then(|()| out.write_all(b"\n")),
+                    ScanFormat::Text => writeln!(out, "{}", alert.to_text()),
+                };
+                if written.is_err() {
+                    output_closed = true;
+                }
+            };
+            match scan_log(source, &location, &detector, reader_config, &mut emit) {
+                Ok(stats) => totals.add(&stats),
+                Err(e) => {
+                    totals.add(&e.stats);
+                    totals.errors += 1;
+                    writeln!(err, "trailwatch: error: {location}: {}", e.error)?;
+                }
+            }
+            if progress && last_progress.elapsed() > Duration::from_millis(250) {
+                last_progress = Instant::now();
+                write!(
+                    err,
+                    "\r\x1b[2Kscanning: {} files, {} records, {} alerts, {} errors",
+                    totals.files, totals.records, totals.alerts, totals.errors
+                )?;
+            }
+        }
+    }
+    if progress {
+        write!(err, "\r\x1b[2K")?;
+    }
+    let elapsed = started.elapsed();
+    let megabytes = totals.bytes as f64 / 1e6;
+    writeln!(
+        err,
+        "trailwatch: {} files ({} digests), {} records, {} alerts, {} skipped records, {} errors in {:.2}s ({:.1} MB/s decompressed)",
+        totals.files,
+        totals.digests,
+        totals.records,
+        totals.alerts,
+        totals.skipped,
+        totals.errors,
+        elapsed.as_secs_f64(),
+        megabytes / elapsed.as_secs_f64().max(1e-9),
+    )?;
+    Ok(if totals.errors > 0 {
+        EXIT_INPUT_ERROR
+    } else if totals.alerts > 0 {
+        EXIT_ALERTS
+    } else {
+        EXIT_CLEAN
+    })
+}
+
+/// Turns a path argument into the files to scan: a file as given, a directory's log files
+/// recursively (sorted, digests and non-log files left out), or `-`.
+fn expand(path: &Path) -> io::Result<Vec<PathBuf>> {
+    if path == Path::new("-") {
+        return Ok(vec![path.to_owned()]);
+    }
+    if !path.is_dir() {
+        // Surface "no such file" here rather than as a silent skip.
+        std::fs::metadata(path)?;
+        return Ok(vec![path.to_owned()]);
+    }
+    let mut found = Vec::new();
+    let mut stack = vec![path.to_owned()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let p = entry.path();
+            if entry.file_type()?.is_dir() {
+                stack.push(p);
+            } else if is_log_file(&p) {
+                found.push(p);
+            }
+        }
+    }
+    found.sort();
+    Ok(found)
+}
+
+fn is_log_file(path: &Path) -> bool {
+    let text = path.to_string_lossy().replace('\\', "/");
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy())
+        .unwrap_or_default();
+    let is_json = name.ends_with(".json") || name.ends_with(".json.gz");
+    is_json && !matches!(classify_key(&text), KeyKind::Digest | KeyKind::Insight)
+}

@@ -1,0 +1,230 @@
+//! The alert: one JSON shape for the CLI's output and the SNS message body.
+
+use crate::detector::record::Record;
+use crate::detector::rule::{Attack, Finding, RuleMeta, Severity};
+use crate::detector::text::clean;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Where a record came from: `s3://bucket/key` or a file path, and its position in the log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogObject {
+    pub location: String,
+    /// Zero-based position of the record in the log's `Records` array.
+    pub record_index: u64,
+}
+
+/// Who made the call.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub arn: Option<String>,
+    #[serde(rename = "type")]
+    pub identity_type: Option<String>,
+    pub account_id: Option<String>,
+    pub principal_id: Option<String>,
+    pub user_name: Option<String>,
+    /// For assumed roles: the role the session came from.
+    pub session_issuer_arn: Option<String>,
+    pub access_key_id: Option<String>,
+    pub invoked_by: Option<String>,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+/// One ATT&CK mapping as written in an alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttackRef {
+    pub tactic_id: String,
+    pub tactic_name: String,
+    pub technique_id: String,
+    pub technique_name: String,
+    pub technique_reference: String,
+}
+
+impl From<&Attack> for AttackRef {
+    fn from(a: &Attack) -> Self {
+        AttackRef {
+            tactic_id: a.tactic_id.to_owned(),
+            tactic_name: a.tactic_name.to_owned(),
+            technique_id: a.technique_id.to_owned(),
+            technique_name: a.technique_name.to_owned(),
+            technique_reference: a.technique_url(),
+        }
+    }
+}
+
+/// A detection, with everything a responder needs to triage it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Alert {
+    pub rule_id: String,
+    pub title: String,
+    pub severity: Severity,
+    pub risk_score: u8,
+    pub summary: String,
+    pub event_id: Option<String>,
+    pub event_time: Option<String>,
+    pub event_name: String,
+    pub event_source: String,
+    /// The account the event happened in (`recipientAccountId`).
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub actor: Actor,
+    pub details: Value,
+    pub mitre_attack: Vec<AttackRef>,
+    pub references: Vec<String>,
+    pub triage: Vec<String>,
+    pub false_positives: Vec<String>,
+    /// Same key within `dedup_period_minutes` means the same alert.
+    pub dedup_key: String,
+    pub dedup_period_minutes: u32,
+    pub log_object: LogObject,
+    /// The full CloudTrail record (possibly shrunk to fit a transport, see `record_truncated`).
+    pub record: Value,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub record_truncated: bool,
+}
+
+/// Longest dedup key kept verbatim; longer keys end in a hash of their tail.
+const MAX_DEDUP_KEY: usize = 512;
+
+fn owned(s: Option<&str>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(str::to_owned)
+}
+
+impl Alert {
+    /// Builds the alert for `finding`, raised by the rule `meta` on `record`.
+    pub fn new(meta: &RuleMeta, finding: Finding, record: &Record<'_>, log: LogObject) -> Self {
+        let identity = record.user_identity.as_ref();
+        let actor = Actor {
+            arn: owned(identity.and_then(|u| u.arn.as_deref())),
+            identity_type: owned(identity.and_then(|u| u.identity_type.as_deref())),
+            account_id: owned(identity.and_then(|u| u.account_id.as_deref())),
+            principal_id: owned(identity.and_then(|u| u.principal_id.as_deref())),
+            user_name: owned(identity.and_then(|u| u.user_name.as_deref())),
+            session_issuer_arn: owned(
+                identity
+                    .and_then(|u| u.session_context.as_ref())
+                    .and_then(|c| c.session_issuer.as_ref())
+                    .and_then(|i| i.arn.as_deref()),
+            ),
+            access_key_id: owned(identity.and_then(|u| u.access_key_id.as_deref())),
+            invoked_by: owned(identity.and_then(|u| u.invoked_by.as_deref())),
+            source_ip: owned(record.source_ip_address.as_deref()),
+            user_agent: owned(record.user_agent.as_deref()),
+        };
+        let account_id = owned(record.owner_account());
+        let dedup_key = dedup_key(
+            meta.id,
+            account_id.as_deref().unwrap_or("-"),
+            &finding.dedup_parts,
+        );
+        Alert {
+            rule_id: meta.id.to_owned(),
+            title: meta.title.to_owned(),
+            severity: meta.severity,
+            risk_score: meta.risk_score,
+            summary: clean(&finding.summary, 600),
+            event_id: owned(record.event_id.as_deref()),
+            event_time: owned(record.event_time.as_deref()),
+            event_name: record.name().to_owned(),
+            event_source: record.source().to_owned(),
+            account_id,
+            region: owned(record.aws_region.as_deref()),
+            actor,
+            details: finding.details,
+            mitre_attack: meta.mitre_attack.iter().map(AttackRef::from).collect(),
+            references: meta.references.iter().map(|s| s.to_string()).collect(),
+            triage: meta.triage.iter().map(|s| s.to_string()).collect(),
+            false_positives: meta.false_positives.iter().map(|s| s.to_string()).collect(),
+            dedup_key,
+            dedup_period_minutes: meta.dedup_period_minutes,
+            log_object: log,
+            record: record.to_value(),
+            record_truncated: false,
+        }
+    }
+
+    /// A short plain-text rendering for terminals and e-mail subjects' bodies; every
+    /// attacker-controlled field is escaped and bounded.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "[{}] {} ({})\n  {}\n  event: {} {} at {} in {} / {}\n  actor: {}\n",
+            self.severity.as_str().to_uppercase(),
+            self.title,
+            self.rule_id,
+            clean(&self.summary, 600),
+            clean(&self.event_source, 80),
+            clean(&self.event_name, 80),
+            clean(self.event_time.as_deref().unwrap_or("-"), 40),
+            clean(self.account_id.as_deref().unwrap_or("-"), 40),
+            clean(self.region.as_deref().unwrap_or("-"), 40),
+            clean(self.actor.arn.as_deref().unwrap_or("-"), 300),
+        );
+        out.push_str(&format!(
+            "  source: {} (record {}) event id {}\n",
+            clean(&self.log_object.location, 300),
+            self.log_object.record_index,
+            clean(self.event_id.as_deref().unwrap_or("-"), 80),
+        ));
+        out.push_str(&format!(
+            "  details: {}\n",
+            clean(&self.details.to_string(), 1000)
+        ));
+        out
+    }
+}
+
+/// `rule|account|part|part...`, bounded: an over-long tail is replaced by its FNV-1a hash so
+/// the key fits DynamoDB and SNS limits while staying stable.
+fn dedup_key(rule_id: &str, account: &str, parts: &[String]) -> String {
+    let mut key = format!("{rule_id}|{account}");
+    for part in parts {
+        key.push('|');
+        key.push_str(part);
+    }
+    if key.len() <= MAX_DEDUP_KEY {
+        return key;
+    }
+    let mut cut = MAX_DEDUP_KEY - 17;
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let hash = fnv1a64(&key.as_bytes()[cut..]);
+    key.truncate(cut);
+    key.push_str(&format!("#{hash:016x}"));
+    key
+}
+
+fn fnv1a64(bytes: &[u8]) -> u64 {
+    let mut hash: u64 = 0xcbf29ce484222325;
+    for b in bytes {
+        hash ^= u64::from(*b);
+        hash = hash.wrapping_mul(0x100000001b3);
+    }
+    hash
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_dedup_keys_are_bounded_and_stable() {
+        let parts: Vec<String> = (0..100).map(|i| format!("{i:012}")).collect();
+        let a = dedup_key("r", "111122223333", &parts);
+        let b = dedup_key("r", "111122223333", &parts);
+        assert_eq!(a, b);
+        assert!(a.len() <= MAX_DEDUP_KEY);
+        let mut other = parts.clone();
+        other[99] = "999999999999".into();
+        assert_ne!(a, dedup_key("r", "111122223333", &other));
+    }
+
+    #[test]
+    fn short_dedup_keys_are_readable() {
+        assert_eq!(
+            dedup_key("r", "1", &["b".into(), "c".into()]),
+            "r|1|b|c".to_string()
+        );
+    }
+}

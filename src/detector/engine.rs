@@ -1,0 +1,369 @@
+//! The rule engine: configuration, the (eventSource, eventName) index, and the scan loop that
+//! ties the reader, the record view and the rules together.
+
+use crate::detector::alert::{Alert, LogObject};
+use crate::detector::arn::is_account_id;
+use crate::detector::reader::{LogKind, LogReader, ReadError, ReaderConfig};
+use crate::detector::record::Record;
+use crate::detector::rule::{NameMatch, Rule, RuleContext, RuleMeta, Severity};
+use crate::detector::rules::CATALOGUE;
+use std::collections::{BTreeSet, HashMap};
+use std::io::Read;
+
+/// Detector settings, validated once by [`Detector::new`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DetectorConfig {
+    /// Accounts that may be shared with without an alert (partners, your other accounts).
+    pub trusted_accounts: BTreeSet<String>,
+    /// Rules switched off.
+    pub disabled_rules: BTreeSet<String>,
+    /// When set, only these rules run.
+    pub only_rules: Option<BTreeSet<String>>,
+    /// Rules below this severity do not run.
+    pub min_severity: Severity,
+}
+
+impl Default for DetectorConfig {
+    fn default() -> Self {
+        DetectorConfig {
+            trusted_accounts: BTreeSet::new(),
+            disabled_rules: BTreeSet::new(),
+            only_rules: None,
+            min_severity: Severity::Info,
+        }
+    }
+}
+
+/// A configuration value the detector cannot use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{0:?} is not an AWS account id (expected 12 digits)")]
+    InvalidAccountId(String),
+    #[error("unknown rule id {0:?} (known: {known})", known = known_rule_ids())]
+    UnknownRule(String),
+}
+
+fn known_rule_ids() -> String {
+    CATALOGUE
+        .iter()
+        .map(|r| r.meta().id)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Splits a comma- or whitespace-separated list, dropping empty items.
+pub fn split_list(s: &str) -> impl Iterator<Item = &str> {
+    s.split(|c: char| c == ',' || c.is_whitespace())
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+}
+
+/// Parses a list of account ids such as `111122223333,444455556666`.
+pub fn parse_accounts(s: &str) -> Result<BTreeSet<String>, ConfigError> {
+    split_list(s)
+        .map(|a| {
+            if is_account_id(a) {
+                Ok(a.to_owned())
+            } else {
+                Err(ConfigError::InvalidAccountId(a.to_owned()))
+            }
+        })
+        .collect()
+}
+
+/// Parses a list of rule ids, refusing ids that are not in the catalogue.
+pub fn parse_rule_ids(s: &str) -> Result<BTreeSet<String>, ConfigError> {
+    split_list(s)
+        .map(|id| {
+            if CATALOGUE.iter().any(|r| r.meta().id == id) {
+                Ok(id.to_owned())
+            } else {
+                Err(ConfigError::UnknownRule(id.to_owned()))
+            }
+        })
+        .collect()
+}
+
+#[derive(Default)]
+struct SourceIndex {
+    exact: HashMap<&'static str, Vec<usize>>,
+    prefixes: Vec<(&'static str, usize)>,
+}
+
+/// The configured rule set, indexed by the events each rule wants.
+pub struct Detector {
+    rules: Vec<&'static dyn Rule>,
+    index: HashMap<&'static str, SourceIndex>,
+    ctx: RuleContext,
+}
+
+impl Detector {
+    /// Builds the detector from the catalogue and a configuration.
+    pub fn new(config: &DetectorConfig) -> Result<Self, ConfigError> {
+        Self::with_rules(CATALOGUE, config)
+    }
+
+    /// Builds a detector over a given rule list (tests use single rules).
+    pub fn with_rules(
+        catalogue: &[&'static dyn Rule],
+        config: &DetectorConfig,
+    ) -> Result<Self, ConfigError> {
+        for account in &config.trusted_accounts {
+            if !is_account_id(account) {
+                return Err(ConfigError::InvalidAccountId(account.clone()));
+            }
+        }
+        let known = |id: &String| catalogue.iter().any(|r| r.meta().id == id);
+        let named = config
+            .disabled_rules
+            .iter()
+            .chain(config.only_rules.iter().flatten());
+        if let Some(unknown) = named.into_iter().find(|id| !known(id)) {
+            return Err(ConfigError::UnknownRule(unknown.clone()));
+        }
+        let rules: Vec<&'static dyn Rule> = catalogue
+            .iter()
+            .copied()
+            .filter(|r| {
+                let meta = r.meta();
+                meta.severity >= config.min_severity
+                    && !config.disabled_rules.contains(meta.id)
+                    && config
+                        .only_rules
+                        .as_ref()
+                        .is_none_or(|only| only.contains(meta.id))
+            })
+            .collect();
+        let mut index: HashMap<&'static str, SourceIndex> = HashMap::new();
+        for (i, rule) in rules.iter().enumerate() {
+            for selector in rule.meta().events {
+                let entry = index.entry(selector.source).or_default();
+                match selector.name {
+                    NameMatch::Exact(name) => entry.exact.entry(name).or_default().push(i),
+                    NameMatch::Prefix(prefix) => entry.prefixes.push((prefix, i)),
+                }
+            }
+        }
+        Ok(Detector {
+            rules,
+            index,
+            ctx: RuleContext {
+                trusted_accounts: config.trusted_accounts.clone(),
+            },
+        })
+    }
+
+    /// Metadata of the rules that run.
+    pub fn rules(&self) -> impl Iterator<Item = &'static RuleMeta> + '_ {
+        self.rules.iter().map(|r| r.meta())
+    }
+
+    /// The rules interested in an (eventSource, eventName), in catalogue order.
+    fn interested(&self, source: &str, name: &str) -> Vec<usize> {
+        let Some(entry) = self.index.get(source) else {
+            return Vec::new();
+        };
+        let mut found: Vec<usize> = entry.exact.get(name).cloned().unwrap_or_default();
+        for (prefix, i) in &entry.prefixes {
+            if name.starts_with(prefix) && !found.contains(i) {
+                found.push(*i);
+            }
+        }
+        found.sort_unstable();
+        found
+    }
+
+    /// True when some rule wants this event; the scan loop's fast path.
+    pub fn wants(&self, source: &str, name: &str) -> bool {
+        self.index.get(source).is_some_and(|entry| {
+            entry.exact.contains_key(name)
+                || entry.prefixes.iter().any(|(p, _)| name.starts_with(p))
+        })
+    }
+
+    /// Runs the interested rules over one record, appending alerts to `out`.
+    pub fn evaluate(&self, record: &Record<'_>, log: &LogObject, out: &mut Vec<Alert>) {
+        if !self.wants(record.source(), record.name()) {
+            return;
+        }
+        for i in self.interested(record.source(), record.name()) {
+            let rule = self.rules[i];
+            if let Some(finding) = rule.evaluate(record, &self.ctx) {
+                out.push(Alert::new(rule.meta(), finding, record, log.clone()));
+            }
+        }
+    }
+}
+
+/// What scanning one log object found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ScanStats {
+    pub kind: LogKind,
+    /// Records parsed and examined.
+    pub records: u64,
+    /// Elements of `Records` that were not readable records (wrong type, unparsable, too big).
+    pub skipped_records: u64,
+    pub alerts: u64,
+    pub decompressed_bytes: u64,
+}
+
+impl Default for ScanStats {
+    fn default() -> Self {
+        ScanStats {
+            kind: LogKind::Records,
+            records: 0,
+            skipped_records: 0,
+            alerts: 0,
+            decompressed_bytes: 0,
+        }
+    }
+}
+
+/// A log object that could not be read to the end; `stats` covers what was read before.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct ScanError {
+    #[source]
+    pub error: ReadError,
+    pub stats: ScanStats,
+}
+
+/// Reads one log object and runs the detector over every record, calling `on_alert` for each
+/// alert as soon as its record is read. `location` names the object in alerts and errors.
+pub fn scan_log<R: Read>(
+    input: R,
+    location: &str,
+    detector: &Detector,
+    reader_config: ReaderConfig,
+    mut on_alert: impl FnMut(Alert),
+) -> Result<ScanStats, ScanError> {
+    let mut stats = ScanStats::default();
+    let mut reader = match LogReader::open(input, reader_config) {
+        Ok(reader) => reader,
+        Err(error) => return Err(ScanError { error, stats }),
+    };
+    stats.kind = reader.kind();
+    let mut alerts = Vec::new();
+    let mut log = LogObject {
+        location: location.to_owned(),
+        record_index: 0,
+    };
+    let outcome = loop {
+        let raw = match reader.next_record() {
+            Ok(Some(raw)) => raw,
+            Ok(None) => break Ok(()),
+            Err(error) => break Err(error),
+        };
+        match Record::from_slice(raw.bytes) {
+            Ok(record) => {
+                stats.records += 1;
+                log.record_index = raw.index;
+                detector.evaluate(&record, &log, &mut alerts);
+                for alert in alerts.drain(..) {
+                    stats.alerts += 1;
+                    on_alert(alert);
+                }
+            }
+            Err(_) => stats.skipped_records += 1,
+        }
+    };
+    let reader_stats = reader.stats();
+    stats.skipped_records += reader_stats.skipped_elements;
+    stats.decompressed_bytes = reader_stats.decompressed_bytes;
+    match outcome {
+        Ok(()) => Ok(stats),
+        Err(error) => Err(ScanError { error, stats }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_lists_are_validated() {
+        assert_eq!(
+            parse_accounts("111122223333, 444455556666").unwrap().len(),
+            2
+        );
+        assert_eq!(
+            parse_accounts("1111"),
+            Err(ConfigError::InvalidAccountId("1111".into()))
+        );
+        assert!(parse_rule_ids("s3-bucket-config-modified").is_ok());
+        let err = parse_rule_ids("nope").unwrap_err();
+        assert!(err.to_string().contains("s3-bucket-config-modified"));
+    }
+
+    #[test]
+    fn min_severity_and_disabled_rules_filter_the_catalogue() {
+        let all = Detector::new(&DetectorConfig::default()).unwrap();
+        assert_eq!(all.rules().count(), CATALOGUE.len());
+        let medium = Detector::new(&DetectorConfig {
+            min_severity: Severity::Medium,
+            ..DetectorConfig::default()
+        })
+        .unwrap();
+        assert!(medium.rules().all(|m| m.severity >= Severity::Medium));
+        assert!(!medium.rules().any(|m| m.id == "s3-bucket-config-modified"));
+        let disabled = Detector::new(&DetectorConfig {
+            disabled_rules: ["s3-bucket-config-modified".to_string()].into(),
+            ..DetectorConfig::default()
+        })
+        .unwrap();
+        assert_eq!(disabled.rules().count(), CATALOGUE.len() - 1);
+        assert!(
+            Detector::new(&DetectorConfig {
+                disabled_rules: ["bogus".to_string()].into(),
+                ..DetectorConfig::default()
+            })
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn the_index_routes_only_wanted_events() {
+        let d = Detector::new(&DetectorConfig::default()).unwrap();
+        assert!(d.wants("s3.amazonaws.com", "PutBucketPolicy"));
+        assert!(d.wants("lambda.amazonaws.com", "AddPermission20150331v2"));
+        assert!(!d.wants("sts.amazonaws.com", "AssumeRole"));
+        assert!(!d.wants("s3.amazonaws.com", "GetObject"));
+        assert!(!d.wants("ec2.amazonaws.com", "PutBucketPolicy"));
+    }
+
+    #[test]
+    fn scan_counts_unparsable_records_and_keeps_going() {
+        let log = br#"{"Records":[
+            {"eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl","recipientAccountId":"111122223333",
+             "requestParameters":{"bucketName":"b"}},
+            {"eventName": "\xff\xfe"},
+            7,
+            {"eventSource":"s3.amazonaws.com","eventName":"DeleteBucketCors","requestParameters":{"bucketName":"c"}}
+        ]}"#;
+        let d = Detector::new(&DetectorConfig::default()).unwrap();
+        let mut alerts = Vec::new();
+        let stats = scan_log(&log[..], "mem", &d, ReaderConfig::default(), |a| {
+            alerts.push(a)
+        })
+        .unwrap();
+        assert_eq!(stats.records, 2);
+        assert_eq!(stats.skipped_records, 2);
+        assert_eq!(stats.alerts, 2);
+        assert_eq!(alerts[1].log_object.record_index, 3);
+        assert_eq!(alerts[0].log_object.location, "mem");
+    }
+
+    #[test]
+    fn alerts_before_a_corrupt_tail_are_delivered() {
+        let log = br#"{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl"},{"eventSource":"#;
+        let d = Detector::new(&DetectorConfig::default()).unwrap();
+        let mut alerts = Vec::new();
+        let err = scan_log(&log[..], "mem", &d, ReaderConfig::default(), |a| {
+            alerts.push(a)
+        })
+        .unwrap_err();
+        assert!(matches!(err.error, ReadError::Corrupt(_)));
+        assert_eq!(err.stats.records, 1);
+        assert_eq!(alerts.len(), 1);
+    }
+}

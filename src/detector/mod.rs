@@ -1,0 +1,21 @@
+//! The detector library: pure, with no AWS SDK, no async runtime and no I/O of its own.
+//!
+//! It takes a `Read` of a CloudTrail log object and a configuration, and gives alerts. The
+//! Lambda function (`crate::lambda`) and the CLI (`crate::cli`) are thin adapters around it.
+
+pub mod alert;
+pub mod arn;
+pub mod engine;
+pub mod keys;
+pub mod policy;
+pub mod reader;
+pub mod record;
+pub mod rule;
+pub mod rules;
+pub mod text;
+
+pub use alert::{Actor, Alert, LogObject};
+pub use engine::{ConfigError, Detector, DetectorConfig, ScanError, ScanStats, scan_log};
+pub use reader::{LogKind, LogReader, ReadError, ReaderConfig};
+pub use record::Record;
+pub use rule::{RuleMeta, Severity};

@@ -1,0 +1,790 @@
+//! Resource-policy analysis: who does a policy let in?
+//!
+//! Used by every rule that reads an IAM or resource policy. For each `Allow` statement it works
+//! out which AWS accounts the principals and narrowing conditions admit, whether the statement
+//! admits everyone, and which organizations, services, CloudFront identities and canonical users
+//! it names. It never guesses from substrings: an account id that appears in a bucket name, a
+//! resource ARN or a `Deny` statement lets nobody in.
+//!
+//! Decisions worth knowing:
+//! - `Principal: "*"` (or `{"AWS": "*"}`) is public unless a condition narrows it with a positive
+//!   operator (`StringEquals`, `StringEqualsIgnoreCase`, `StringLike`, `ArnEquals`, `ArnLike`,
+//!   optionally `ForAnyValue:`) on an account key (`aws:PrincipalAccount`, `aws:SourceAccount`,
+//!   `aws:SourceOwner`, the account inside `aws:SourceArn`/`aws:PrincipalArn`), an organization
+//!   key (`aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`, `aws:SourceOrgID`, `aws:SourceOrgPaths`),
+//!   a network key (`aws:SourceVpc`, `aws:SourceVpce`), `aws:userid`, or
+//!   `aws:PrincipalIsAWSService`. `...IfExists` and `ForAllValues:` do not narrow (they pass when
+//!   the key is absent), nor does a value whose account part is a wildcard.
+//! - `aws:SourceIp` alone does not narrow: anyone, in any account, can call from an address.
+//!   Elastic's rule is blind to this case; we report it as public with the IP condition noted.
+//! - `NotPrincipal` with `Allow` admits everyone but the listed principals: public.
+//! - Service principals and CloudFront origin access identities are not external accounts.
+//!   Canonical user ids cannot be mapped to accounts offline; they are reported, not judged.
+
+use crate::detector::arn::{self, account_of};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeSet;
+
+/// Why a policy could not be analysed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy is a string that is not JSON")]
+    NotJson,
+    #[error("policy is not a JSON object")]
+    NotAnObject,
+}
+
+/// What one `Allow` statement lets in.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StatementGrant {
+    /// `Sid`, or `#N` (its position) when the statement has none.
+    pub sid: String,
+    /// Accounts admitted by the principals, after narrowing conditions.
+    pub accounts: BTreeSet<String>,
+    /// Everyone is admitted.
+    pub public: bool,
+    /// Organizations a wildcard principal is narrowed to.
+    pub organizations: BTreeSet<String>,
+    /// AWS service principals.
+    pub services: BTreeSet<String>,
+    /// CloudFront origin access identities.
+    pub cloudfront_identities: BTreeSet<String>,
+    /// Canonical user ids (S3): not mappable to accounts offline.
+    pub canonical_users: BTreeSet<String>,
+    /// Federated principals (identity providers).
+    pub federated: BTreeSet<String>,
+    /// AWS principals that name no account (unique ids of deleted principals, malformed values).
+    pub unresolved: BTreeSet<String>,
+    /// `Action` (or `NotAction:`-prefixed) values.
+    pub actions: Vec<String>,
+    /// Condition keys that narrowed a wildcard principal.
+    pub narrowed_by: Vec<String>,
+    /// `aws:SourceIp` values on a statement that is otherwise public.
+    pub source_ip: Vec<String>,
+}
+
+/// The analysis of a whole policy document: its `Allow` statements.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PolicyAnalysis {
+    pub grants: Vec<StatementGrant>,
+}
+
+/// Access a policy gives to parties outside a set of internal accounts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ExternalAccess {
+    pub accounts: BTreeSet<String>,
+    pub public: bool,
+    /// Statements that grant the external access.
+    pub statement_ids: Vec<String>,
+    /// Actions those statements allow.
+    pub actions: BTreeSet<String>,
+    /// `aws:SourceIp` values limiting a public statement.
+    pub source_ip: BTreeSet<String>,
+}
+
+impl ExternalAccess {
+    /// True when anyone outside the internal accounts is let in.
+    pub fn any(&self) -> bool {
+        self.public || !self.accounts.is_empty()
+    }
+}
+
+impl PolicyAnalysis {
+    /// Analyses a policy given as a JSON object or as a string holding one.
+    pub fn from_value(policy: &Value) -> Result<Self, PolicyError> {
+        match policy {
+            Value::String(text) => {
+                let parsed: Value = serde_json::from_str(text).map_err(|_| PolicyError::NotJson)?;
+                match parsed {
+                    Value::Object(_) => Self::from_value(&parsed),
+                    _ => Err(PolicyError::NotAnObject),
+                }
+            }
+            Value::Object(doc) => {
+                let statements: Vec<&Value> = match get_ci(doc, "Statement") {
+                    Some(Value::Array(items)) => items.iter().collect(),
+                    Some(one @ Value::Object(_)) => vec![one],
+                    _ => Vec::new(),
+                };
+                let grants = statements
+                    .into_iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| s.as_object().and_then(|s| analyse_statement(i, s)))
+                    .collect();
+                Ok(PolicyAnalysis { grants })
+            }
+            _ => Err(PolicyError::NotAnObject),
+        }
+    }
+
+    /// Access given to anyone whose account `is_internal` rejects.
+    pub fn external_access(&self, is_internal: impl Fn(&str) -> bool) -> ExternalAccess {
+        let mut access = ExternalAccess::default();
+        for grant in &self.grants {
+            let outsiders: Vec<&String> =
+                grant.accounts.iter().filter(|a| !is_internal(a)).collect();
+            if !grant.public && outsiders.is_empty() {
+                continue;
+            }
+            access.public |= grant.public;
+            access.accounts.extend(outsiders.into_iter().cloned());
+            access.statement_ids.push(grant.sid.clone());
+            access.actions.extend(grant.actions.iter().cloned());
+            access.source_ip.extend(grant.source_ip.iter().cloned());
+        }
+        access
+    }
+}
+
+fn get_ci<'v>(map: &'v serde_json::Map<String, Value>, key: &str) -> Option<&'v Value> {
+    map.get(key).or_else(|| {
+        map.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(key))
+            .map(|(_, v)| v)
+    })
+}
+
+fn strings(value: &Value) -> Vec<&str> {
+    match value {
+        Value::String(s) => vec![s.as_str()],
+        Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn has_wildcard(s: &str) -> bool {
+    s.contains('*') || s.contains('?')
+}
+
+fn analyse_statement(
+    index: usize,
+    statement: &serde_json::Map<String, Value>,
+) -> Option<StatementGrant> {
+    let effect = get_ci(statement, "Effect").and_then(Value::as_str)?;
+    if !effect.trim().eq_ignore_ascii_case("allow") {
+        return None;
+    }
+    let mut grant = StatementGrant {
+        sid: get_ci(statement, "Sid")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| format!("#{index}"), str::to_owned),
+        ..StatementGrant::default()
+    };
+    if let Some(actions) = get_ci(statement, "Action") {
+        grant.actions = strings(actions).into_iter().map(str::to_owned).collect();
+    }
+    if let Some(not_actions) = get_ci(statement, "NotAction") {
+        grant.actions.extend(
+            strings(not_actions)
+                .into_iter()
+                .map(|a| format!("NotAction:{a}")),
+        );
+    }
+
+    let mut wildcard = false;
+    let mut principal_accounts = BTreeSet::new();
+    if get_ci(statement, "NotPrincipal").is_some() {
+        // Allow + NotPrincipal: everyone except the listed principals.
+        wildcard = true;
+    }
+    match get_ci(statement, "Principal") {
+        Some(Value::String(s)) => {
+            classify_aws_principal(s, &mut wildcard, &mut principal_accounts, &mut grant)
+        }
+        Some(Value::Object(kinds)) => {
+            for (kind, values) in kinds {
+                for value in strings(values) {
+                    match kind.to_ascii_lowercase().as_str() {
+                        "aws" => classify_aws_principal(
+                            value,
+                            &mut wildcard,
+                            &mut principal_accounts,
+                            &mut grant,
+                        ),
+                        "service" => {
+                            grant.services.insert(value.to_owned());
+                        }
+                        "federated" => {
+                            grant.federated.insert(value.to_owned());
+                            if let Some(account) = account_of(value) {
+                                principal_accounts.insert(account.to_owned());
+                            }
+                        }
+                        "canonicaluser" => {
+                            grant.canonical_users.insert(value.to_owned());
+                        }
+                        _ => {
+                            grant.unresolved.insert(format!("{kind}:{value}"));
+                        }
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+
+    let narrowing = match get_ci(statement, "Condition") {
+        Some(Value::Object(conditions)) => Narrowing::from_conditions(conditions),
+        _ => Narrowing::default(),
+    };
+    grant.narrowed_by = narrowing.keys.clone();
+
+    if wildcard {
+        if narrowing.narrows() {
+            grant.accounts = narrowing.accounts.unwrap_or_default();
+            grant.organizations = narrowing.organizations;
+        } else {
+            grant.public = true;
+            grant.source_ip = narrowing.source_ip;
+        }
+    } else {
+        grant.accounts = match narrowing.accounts {
+            Some(allowed) => principal_accounts.intersection(&allowed).cloned().collect(),
+            None => principal_accounts,
+        };
+    }
+    Some(grant)
+}
+
+fn classify_aws_principal(
+    value: &str,
+    wildcard: &mut bool,
+    accounts: &mut BTreeSet<String>,
+    grant: &mut StatementGrant,
+) {
+    let value = value.trim();
+    if value == "*" {
+        *wildcard = true;
+    } else if let Some(account) = account_of(value) {
+        accounts.insert(account.to_owned());
+    } else if arn::is_cloudfront_oai(value) {
+        grant.cloudfront_identities.insert(value.to_owned());
+    } else if arn::is_service_principal(value) {
+        grant.services.insert(value.to_owned());
+    } else {
+        grant.unresolved.insert(value.to_owned());
+    }
+}
+
+/// What a statement's conditions narrow a wildcard principal to.
+#[derive(Debug, Default)]
+struct Narrowing {
+    /// Intersection of every account-narrowing condition; `None` when there is none.
+    accounts: Option<BTreeSet<String>>,
+    organizations: BTreeSet<String>,
+    /// Narrowed by something that is not an account list (organization, network, service, ...).
+    other: bool,
+    keys: Vec<String>,
+    source_ip: Vec<String>,
+}
+
+enum KeyKind {
+    AccountId,
+    AccountInArn,
+    Organization,
+    Other,
+    AwsService,
+}
+
+impl Narrowing {
+    fn narrows(&self) -> bool {
+        self.accounts.is_some() || self.other
+    }
+
+    fn from_conditions(conditions: &serde_json::Map<String, Value>) -> Self {
+        let mut narrowing = Narrowing::default();
+        for (operator, block) in conditions {
+            let Value::Object(block) = block else {
+                continue;
+            };
+            let op = operator.to_ascii_lowercase();
+            for (key, values) in block {
+                let key_lc = key.to_ascii_lowercase();
+                let values = strings_or_scalars(values);
+                if key_lc == "aws:sourceip" && !op.starts_with("not") {
+                    narrowing.source_ip.extend(values.iter().cloned());
+                    continue;
+                }
+                if op == "bool" && key_lc == "aws:principalisawsservice" {
+                    if values.iter().all(|v| v.eq_ignore_ascii_case("true")) && !values.is_empty() {
+                        narrowing.other = true;
+                        narrowing.keys.push(key.clone());
+                    }
+                    continue;
+                }
+                if !is_positive_operator(&op) {
+                    continue;
+                }
+                let kind = match key_lc.as_str() {
+                    "aws:principalaccount" | "aws:sourceaccount" | "aws:sourceowner" => {
+                        KeyKind::AccountId
+                    }
+                    "aws:sourcearn" | "aws:principalarn" => KeyKind::AccountInArn,
+                    "aws:principalorgid"
+                    | "aws:principalorgpaths"
+                    | "aws:sourceorgid"
+                    | "aws:sourceorgpaths" => KeyKind::Organization,
+                    "aws:sourcevpc" | "aws:sourcevpce" | "aws:userid" => KeyKind::Other,
+                    "aws:principalservicename" | "aws:principalservicenameslist" => {
+                        KeyKind::AwsService
+                    }
+                    _ => continue,
+                };
+                if values.is_empty() {
+                    continue;
+                }
+                match kind {
+                    KeyKind::AccountId | KeyKind::AccountInArn => {
+                        let mut admitted = BTreeSet::new();
+                        let mut bounded = true;
+                        for v in &values {
+                            let account = if matches!(kind, KeyKind::AccountId) {
+                                if has_wildcard(v) {
+                                    None
+                                } else {
+                                    Some(v.as_str())
+                                }
+                            } else {
+                                match arn::Arn::parse(v) {
+                                    Some(a) if has_wildcard(a.account) => None,
+                                    Some(a) => Some(a.account),
+                                    // An ARN with a wildcard before the account field.
+                                    None if has_wildcard(v) => None,
+                                    None => Some(""),
+                                }
+                            };
+                            match account {
+                                None => bounded = false,
+                                Some(a) if arn::is_account_id(a) => {
+                                    admitted.insert(a.to_owned());
+                                }
+                                // A resource ARN without an account (S3 bucket): narrows to a
+                                // resource, not to a known account.
+                                Some(_) => {}
+                            }
+                        }
+                        if !bounded {
+                            continue;
+                        }
+                        narrowing.keys.push(key.clone());
+                        narrowing.accounts = Some(match narrowing.accounts.take() {
+                            Some(previous) => previous.intersection(&admitted).cloned().collect(),
+                            None => admitted,
+                        });
+                    }
+                    KeyKind::Organization => {
+                        if values
+                            .iter()
+                            .any(|v| v.trim() == "*" || v.starts_with("o-*"))
+                        {
+                            continue;
+                        }
+                        narrowing.other = true;
+                        narrowing.keys.push(key.clone());
+                        narrowing.organizations.extend(
+                            values
+                                .iter()
+                                .map(|v| v.split('/').next().unwrap_or(v).to_owned()),
+                        );
+                    }
+                    KeyKind::Other | KeyKind::AwsService => {
+                        if values.iter().any(|v| {
+                            let v = v.trim();
+                            v == "*" || v.ends_with("-*") || v.is_empty()
+                        }) {
+                            continue;
+                        }
+                        narrowing.other = true;
+                        narrowing.keys.push(key.clone());
+                    }
+                }
+            }
+        }
+        narrowing
+    }
+}
+
+fn strings_or_scalars(value: &Value) -> Vec<String> {
+    let one = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Bool(b) => Some(b.to_string()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    match value {
+        Value::Array(items) => items.iter().filter_map(one).collect(),
+        other => one(other).into_iter().collect(),
+    }
+}
+
+/// Operators that admit only the listed values, even when the key is absent from the request.
+fn is_positive_operator(op: &str) -> bool {
+    let base = op.strip_prefix("foranyvalue:").unwrap_or(op);
+    matches!(
+        base,
+        "stringequals" | "stringequalsignorecase" | "stringlike" | "arnequals" | "arnlike"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const OWNER: &str = "111122223333";
+    const OTHER: &str = "444455556666";
+
+    fn external(policy: Value) -> ExternalAccess {
+        PolicyAnalysis::from_value(&policy)
+            .unwrap()
+            .external_access(|a| a == OWNER)
+    }
+
+    fn stmt(principal: Value) -> Value {
+        json!({"Version":"2012-10-17","Statement":[{"Sid":"S","Effect":"Allow","Principal":principal,
+            "Action":"s3:GetObject","Resource":"arn:aws:s3:::b/*"}]})
+    }
+
+    fn stmt_with_condition(principal: Value, condition: Value) -> Value {
+        json!({"Statement":{"Effect":"Allow","Principal":principal,"Action":"s3:*",
+            "Resource":"*","Condition":condition}})
+    }
+
+    /// (case, policy, expected external accounts, expected public)
+    fn table() -> Vec<(&'static str, Value, Vec<&'static str>, bool)> {
+        vec![
+            ("star string", stmt(json!("*")), vec![], true),
+            ("AWS star", stmt(json!({"AWS":"*"})), vec![], true),
+            (
+                "AWS list with star",
+                stmt(json!({"AWS":["arn:aws:iam::111122223333:root","*"]})),
+                vec![],
+                true,
+            ),
+            (
+                "external root arn",
+                stmt(json!({"AWS":"arn:aws:iam::444455556666:root"})),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "external bare id",
+                stmt(json!({"AWS":OTHER})),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "external role gov",
+                stmt(json!({"AWS":["arn:aws-us-gov:iam::444455556666:role/x"]})),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "external china",
+                stmt(json!({"AWS":"arn:aws-cn:iam::444455556666:user/u"})),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "owner only",
+                stmt(json!({"AWS":"arn:aws:iam::111122223333:role/r"})),
+                vec![],
+                false,
+            ),
+            (
+                "service",
+                stmt(json!({"Service":"cloudtrail.amazonaws.com"})),
+                vec![],
+                false,
+            ),
+            (
+                "cloudfront oai",
+                stmt(
+                    json!({"AWS":"arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E1"}),
+                ),
+                vec![],
+                false,
+            ),
+            (
+                "canonical user",
+                stmt(
+                    json!({"CanonicalUser":"79a59df900b949e55d96a1e698fbacedfd6e09d98eacf8f8d5218e7cd47ef2be"}),
+                ),
+                vec![],
+                false,
+            ),
+            (
+                "unique id",
+                stmt(json!({"AWS":"AIDAJQABLZS4A3QDU576Q"})),
+                vec![],
+                false,
+            ),
+            (
+                "federated saml in other account",
+                stmt(json!({"Federated":"arn:aws:iam::444455556666:saml-provider/x"})),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "mixed map",
+                stmt(
+                    json!({"AWS":["arn:aws:iam::111122223333:root","444455556666"],"Service":"s3.amazonaws.com"}),
+                ),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "star narrowed to owner by PrincipalAccount",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"StringEquals":{"aws:PrincipalAccount":OWNER}}),
+                ),
+                vec![],
+                false,
+            ),
+            (
+                "star narrowed to other by SourceAccount",
+                stmt_with_condition(
+                    json!({"AWS":"*"}),
+                    json!({"StringEquals":{"AWS:SourceAccount":[OTHER]}}),
+                ),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "star narrowed by SourceOwner, case-insensitive key",
+                stmt_with_condition(json!("*"), json!({"StringLike":{"aws:sourceowner":OTHER}})),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "star narrowed by SourceArn account",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"ArnLike":{"aws:SourceArn":"arn:aws:sns:us-east-1:444455556666:t"}}),
+                ),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "star narrowed by PrincipalArn owner",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/r"}}),
+                ),
+                vec![],
+                false,
+            ),
+            (
+                "star narrowed to org",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"StringEquals":{"aws:PrincipalOrgID":"o-abc123"}}),
+                ),
+                vec![],
+                false,
+            ),
+            (
+                "star narrowed to vpce",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"StringEquals":{"aws:SourceVpce":"vpce-1a2b3c"}}),
+                ),
+                vec![],
+                false,
+            ),
+            (
+                "star with ForAnyValue account",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"ForAnyValue:StringEquals":{"aws:PrincipalAccount":[OTHER]}}),
+                ),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "IfExists does not narrow",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"StringEqualsIfExists":{"aws:SourceAccount":OWNER}}),
+                ),
+                vec![],
+                true,
+            ),
+            (
+                "ForAllValues does not narrow",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"ForAllValues:StringEquals":{"aws:PrincipalAccount":OWNER}}),
+                ),
+                vec![],
+                true,
+            ),
+            (
+                "negative operator does not narrow",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"StringNotEquals":{"aws:PrincipalAccount":OWNER}}),
+                ),
+                vec![],
+                true,
+            ),
+            (
+                "wildcard account value does not narrow",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"StringLike":{"aws:PrincipalAccount":"*"}}),
+                ),
+                vec![],
+                true,
+            ),
+            (
+                "wildcard account in arn does not narrow",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"ArnLike":{"aws:SourceArn":"arn:aws:sns:*:*:t"}}),
+                ),
+                vec![],
+                true,
+            ),
+            (
+                "source ip alone stays public",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"IpAddress":{"aws:SourceIp":"203.0.113.0/24"}}),
+                ),
+                vec![],
+                true,
+            ),
+            (
+                "secure transport does not narrow",
+                stmt_with_condition(json!("*"), json!({"Bool":{"aws:SecureTransport":"true"}})),
+                vec![],
+                true,
+            ),
+            (
+                "two account keys intersect",
+                stmt_with_condition(
+                    json!("*"),
+                    json!({"StringEquals":{"aws:PrincipalAccount":[OWNER, OTHER]},
+                    "ArnLike":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/*"}}),
+                ),
+                vec![],
+                false,
+            ),
+            (
+                "explicit external principal narrowed to owner grants nothing",
+                stmt_with_condition(
+                    json!({"AWS":OTHER}),
+                    json!({"StringEquals":{"aws:PrincipalAccount":OWNER}}),
+                ),
+                vec![],
+                false,
+            ),
+            (
+                "not principal with allow is public",
+                json!({"Statement":[{"Effect":"Allow","NotPrincipal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"s3:*","Resource":"*"}]}),
+                vec![],
+                true,
+            ),
+            (
+                "deny statements let nobody in",
+                json!({"Statement":[{"Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"},
+                    {"Effect":"Deny","Principal":{"AWS":OTHER},"Action":"s3:*","Resource":"*"}]}),
+                vec![],
+                false,
+            ),
+            (
+                "owner id in bucket name and resource is irrelevant",
+                json!({"Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::444455556666:root"},
+                    "Action":"s3:GetObject","Resource":"arn:aws:s3:::data-111122223333/*"}]}),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "statement as object, lower-case effect",
+                json!({"Statement":{"Effect":"allow","Principal":{"AWS":OTHER},"Action":"s3:*"}}),
+                vec![OTHER],
+                false,
+            ),
+            (
+                "no statement",
+                json!({"Version":"2012-10-17"}),
+                vec![],
+                false,
+            ),
+        ]
+    }
+
+    #[test]
+    fn policy_shapes_table() {
+        for (case, policy, accounts, public) in table() {
+            let got = external(policy);
+            let want: BTreeSet<String> = accounts.iter().map(|s| s.to_string()).collect();
+            assert_eq!(got.accounts, want, "accounts: {case}");
+            assert_eq!(got.public, public, "public: {case}");
+        }
+    }
+
+    #[test]
+    fn policy_as_json_string_is_parsed() {
+        let text = stmt(json!({"AWS": OTHER})).to_string();
+        let got = external(Value::String(text));
+        assert!(got.accounts.contains(OTHER));
+        assert_eq!(got.statement_ids, vec!["S"]);
+        assert_eq!(got.actions.iter().collect::<Vec<_>>(), vec!["s3:GetObject"]);
+    }
+
+    #[test]
+    fn bad_policies_are_typed_errors() {
+        assert_eq!(
+            PolicyAnalysis::from_value(&json!("invalid-json-policy")),
+            Err(PolicyError::NotJson)
+        );
+        assert_eq!(
+            PolicyAnalysis::from_value(&json!("[1,2]")),
+            Err(PolicyError::NotAnObject)
+        );
+        assert_eq!(
+            PolicyAnalysis::from_value(&json!(42)),
+            Err(PolicyError::NotAnObject)
+        );
+    }
+
+    #[test]
+    fn org_narrowing_is_reported() {
+        let analysis = PolicyAnalysis::from_value(&stmt_with_condition(
+            json!("*"),
+            json!({"StringEquals":{"aws:PrincipalOrgID":"o-abc123"},"StringLike":{"aws:SourceVpc":"vpc-*"},
+                "IpAddress":{"aws:SourceIp":["10.0.0.0/8"]}}),
+        ))
+        .unwrap();
+        let grant = &analysis.grants[0];
+        assert!(!grant.public);
+        assert_eq!(
+            grant.organizations.iter().collect::<Vec<_>>(),
+            vec!["o-abc123"]
+        );
+        assert_eq!(grant.narrowed_by, vec!["aws:PrincipalOrgID"]);
+    }
+
+    #[test]
+    fn source_ip_is_noted_on_a_public_grant() {
+        let got = external(stmt_with_condition(
+            json!("*"),
+            json!({"IpAddress":{"aws:SourceIp":"203.0.113.7/32"}}),
+        ));
+        assert!(got.public);
+        assert!(got.source_ip.contains("203.0.113.7/32"));
+    }
+
+    #[test]
+    fn unnamed_statements_get_positional_ids() {
+        let got = external(json!({"Statement":[
+            {"Effect":"Allow","Principal":{"AWS":OWNER},"Action":"s3:*"},
+            {"Effect":"Allow","Principal":{"AWS":OTHER},"Action":"s3:*"}]}));
+        assert_eq!(got.statement_ids, vec!["#1"]);
+    }
+}

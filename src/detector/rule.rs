@@ -1,0 +1,198 @@
+//! What a rule is: its metadata, the events it wants, and the finding it returns.
+
+use crate::detector::record::Record;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+/// Alert severity, ordered from `Info` to `Critical`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl Severity {
+    /// Every severity, lowest first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Info,
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    /// The lower-case name used in alerts, flags and environment variables.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Severity {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|sev| sev.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown severity {s:?}: expected one of info, low, medium, high, critical")
+            })
+    }
+}
+
+/// One MITRE ATT&CK mapping: a technique under a tactic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Attack {
+    pub tactic_id: &'static str,
+    pub tactic_name: &'static str,
+    pub technique_id: &'static str,
+    pub technique_name: &'static str,
+}
+
+impl Attack {
+    /// The technique's page on attack.mitre.org (sub-techniques as `T1098/001`).
+    pub fn technique_url(&self) -> String {
+        format!(
+            "https://attack.mitre.org/techniques/{}/",
+            self.technique_id.replace('.', "/")
+        )
+    }
+}
+
+/// The published detection a rule implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct SourceRule {
+    pub vendor: &'static str,
+    pub name: &'static str,
+    pub id: &'static str,
+}
+
+/// How a rule matches `eventName`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum NameMatch {
+    Exact(&'static str),
+    /// Versioned API names such as Lambda's `AddPermission20150331v2`.
+    Prefix(&'static str),
+}
+
+/// One (eventSource, eventName) a rule is interested in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct EventSelector {
+    pub source: &'static str,
+    pub name: NameMatch,
+}
+
+impl EventSelector {
+    /// Selects `source` + exactly `name`.
+    pub const fn exact(source: &'static str, name: &'static str) -> Self {
+        EventSelector {
+            source,
+            name: NameMatch::Exact(name),
+        }
+    }
+
+    /// Selects `source` + any name starting with `prefix`.
+    pub const fn prefix(source: &'static str, prefix: &'static str) -> Self {
+        EventSelector {
+            source,
+            name: NameMatch::Prefix(prefix),
+        }
+    }
+}
+
+/// Everything about a rule but its logic.
+#[derive(Debug, Clone, Serialize)]
+pub struct RuleMeta {
+    /// Stable id: other tools and dashboards key on it.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub description: &'static str,
+    pub severity: Severity,
+    pub risk_score: u8,
+    pub mitre_attack: &'static [Attack],
+    pub references: &'static [&'static str],
+    pub false_positives: &'static [&'static str],
+    pub triage: &'static [&'static str],
+    /// Repeats of the same dedup key within this window are one alert.
+    pub dedup_period_minutes: u32,
+    pub implements: SourceRule,
+    /// Where we deliberately differ from, or go beyond, the published rule.
+    pub notes: &'static [&'static str],
+    pub events: &'static [EventSelector],
+}
+
+/// What a rule reports about one record; the engine turns it into an [`Alert`](crate::detector::alert::Alert).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finding {
+    /// One readable sentence.
+    pub summary: String,
+    /// Rule-specific facts for triage (resource, external accounts, public, ...).
+    pub details: serde_json::Value,
+    /// The parts that make two findings "the same" within the dedup period.
+    pub dedup_parts: Vec<String>,
+}
+
+/// What rules may read besides the record.
+#[derive(Debug, Clone, Default)]
+pub struct RuleContext {
+    pub trusted_accounts: BTreeSet<String>,
+}
+
+impl RuleContext {
+    /// True for the account that owns the resource or a trusted account.
+    pub fn is_internal(&self, account: &str, owner: Option<&str>) -> bool {
+        owner == Some(account) || self.trusted_accounts.contains(account)
+    }
+}
+
+/// A detection rule. Implementations live one per file under `rules/`.
+pub trait Rule: Sync + Send {
+    /// The rule's metadata.
+    fn meta(&self) -> &'static RuleMeta;
+    /// Examines one record the index routed here; `None` when it is not a finding.
+    fn evaluate(&self, record: &Record<'_>, ctx: &RuleContext) -> Option<Finding>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_order_and_parse() {
+        assert!(Severity::Info < Severity::Low && Severity::High < Severity::Critical);
+        assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
+        assert!("urgent".parse::<Severity>().is_err());
+    }
+
+    #[test]
+    fn subtechnique_url() {
+        let a = Attack {
+            tactic_id: "TA0003",
+            tactic_name: "Persistence",
+            technique_id: "T1098.001",
+            technique_name: "Additional Cloud Credentials",
+        };
+        assert_eq!(
+            a.technique_url(),
+            "https://attack.mitre.org/techniques/T1098/001/"
+        );
+    }
+}

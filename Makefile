@@ -1,0 +1,65 @@
+# trailwatch — the front door. Every target installs what it needs into the project on first use
+# (.venv for Python tools, infra/.venv and infra/cdk/node_modules for infrastructure checks).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+CARGO ?= cargo
+
+.PHONY: help test test-rust lint fmt venv demo bench build infra-check deploy cdk-deploy load clean
+
+help:
+	@echo "make demo         run the Lambda locally against moto on 127.0.0.1 (no AWS account)"
+	@echo "make test         the whole test suite: fmt, clippy, unit, sample, integration, infra checks"
+	@echo "make bench        throughput and memory benchmarks (ratios against a baseline)"
+	@echo "make build        cargo lambda build --release --arm64"
+	@echo "make deploy       sam build && sam deploy --guided (needs an AWS account)"
+	@echo "make cdk-deploy   cdk deploy (needs an AWS account)"
+
+# Python tools (moto server) in a project-local virtualenv.
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+fmt:
+	$(CARGO) fmt --all
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --all-targets --all-features -- -D warnings
+
+# Unit, rule, sample and integration tests. Integration tests start moto from .venv and fail
+# (rather than skip) when TRAILWATCH_REQUIRE_MOTO=1 and it is missing.
+test-rust: venv
+	TRAILWATCH_REQUIRE_MOTO=1 $(CARGO) test --all-features
+
+test: lint test-rust infra-check
+
+infra-check:
+	$(MAKE) -C infra check
+
+demo: venv
+	scripts/demo.sh
+
+bench:
+	scripts/bench.sh
+
+load: venv
+	scripts/load.sh
+
+build:
+	scripts/build-lambda.sh
+
+deploy:
+	$(MAKE) -C infra deploy
+
+cdk-deploy:
+	$(MAKE) -C infra cdk-deploy
+
+clean:
+	$(CARGO) clean
+	rm -rf $(VENV) bench-data

@@ -261,6 +261,20 @@ fn lambda_share(params: &Value, layer: bool) -> Option<Share> {
     Some(share)
 }
 
+/// How a resource type reads in a sentence.
+fn resource_label(resource_type: &str) -> &'static str {
+    match resource_type {
+        "ami" => "AMI",
+        "ebs-snapshot" => "EBS snapshot",
+        "rds-snapshot" => "RDS snapshot",
+        "rds-cluster-snapshot" => "RDS cluster snapshot",
+        "s3-bucket" => "S3 bucket",
+        "lambda-function" => "Lambda function",
+        "lambda-layer" => "Lambda layer",
+        _ => "resource",
+    }
+}
+
 impl Rule for ResourceSharedExternally {
     fn meta(&self) -> &'static RuleMeta {
         &META
@@ -325,7 +339,7 @@ impl Rule for ResourceSharedExternally {
             summary: format!(
                 "{} shared {} {} with {}",
                 actor_name(record),
-                share.resource_type,
+                resource_label(share.resource_type),
                 clean(&share.resource, 140),
                 whom
             ),

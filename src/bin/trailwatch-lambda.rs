@@ -1,6 +1,87 @@
-//! `trailwatch-lambda`: the AWS Lambda entry point (being built; see issue 3).
+//! `trailwatch-lambda`: the AWS Lambda entry point. It only wires: configuration and clients
+//! are built once per cold start, then every invocation goes to the processor.
 
-fn main() {
-    eprintln!("trailwatch-lambda is not built yet");
-    std::process::exit(1);
+use lambda_runtime::{LambdaEvent, service_fn};
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::Duration;
+use trailwatch::lambda::dynamo::DynamoDedupStore;
+use trailwatch::lambda::ports::{Claim, DedupStore, NoDedupStore};
+use trailwatch::lambda::s3::S3Source;
+use trailwatch::lambda::sns::SnsSink;
+use trailwatch::lambda::{LambdaConfig, Processor};
+use trailwatch::detector::Alert;
+
+/// The dedup store chosen by `DEDUP_TABLE`.
+enum Dedup {
+    Table(DynamoDedupStore),
+    InvocationOnly(NoDedupStore),
+}
+
+impl DedupStore for Dedup {
+    async fn claim(&self, alert: &Alert) -> Result<Claim, String> {
+        match self {
+            Dedup::Table(s) => s.claim(alert).await,
+            Dedup::InvocationOnly(s) => s.claim(alert).await,
+        }
+    }
+    async fn confirm(&self, alert: &Alert, token: &str) -> Result<(), String> {
+        match self {
+            Dedup::Table(s) => s.confirm(alert, token).await,
+            Dedup::InvocationOnly(s) => s.confirm(alert, token).await,
+        }
+    }
+    async fn release(&self, alert: &Alert, token: &str) -> Result<(), String> {
+        match self {
+            Dedup::Table(s) => s.release(alert, token).await,
+            Dedup::InvocationOnly(s) => s.release(alert, token).await,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_runtime::Error> {
+    tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_current_span(false)
+        .with_target(false)
+        .init();
+
+    let config = LambdaConfig::from_env().inspect_err(|e| {
+        tracing::error!(error = %e, "invalid configuration");
+    })?;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // Local emulators (AWS_ENDPOINT_URL) need path-style bucket addressing.
+    let path_style = std::env::var_os("AWS_ENDPOINT_URL").is_some();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&aws)
+            .force_path_style(path_style)
+            .build(),
+    );
+    let sns = aws_sdk_sns::Client::new(&aws);
+    let dedup = match &config.dedup_table {
+        Some(table) => Dedup::Table(DynamoDedupStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            table.clone(),
+            Duration::from_secs(300),
+        )),
+        None => Dedup::InvocationOnly(NoDedupStore),
+    };
+    let sink = SnsSink::new(sns, config.alert_topic_arn.clone());
+    let processor = Arc::new(Processor::new(S3Source::new(s3), sink, dedup, config)?);
+
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let processor = Arc::clone(&processor);
+        async move {
+            processor
+                .handle(event.payload)
+                .await
+                .map_err(lambda_runtime::Error::from)
+        }
+    }))
+    .await
 }

@@ -1,1 +1,21 @@
-//! The AWS Lambda adapter: event shapes in, S3 reads, SNS publishes and DynamoDB dedup out.
+//! The AWS Lambda adapter: it owns all I/O around the pure detector library.
+//!
+//! - [`events`]: which objects an invocation names (S3, SQS, SNS, EventBridge, CloudTrail
+//!   notices, S3 Batch Operations).
+//! - [`handler`]: fetch, scan, dedup, publish; the response each source expects.
+//! - [`ports`]: the traits the handler is generic over; [`s3`], [`sns`], [`dynamo`] implement
+//!   them with the AWS SDK.
+//! - [`config`]: environment variables, validated once at cold start.
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines.
+
+pub mod config;
+pub mod dynamo;
+pub mod events;
+pub mod handler;
+pub mod metrics;
+pub mod ports;
+pub mod s3;
+pub mod sns;
+
+pub use config::LambdaConfig;
+pub use handler::{HandlerError, ObjectOutcome, Processor};

@@ -1,0 +1,415 @@
+//! The handler: an invocation in, objects scanned concurrently, alerts deduplicated and
+//! published, and the response each event source expects.
+
+use crate::detector::keys::{KeyKind, classify_key};
+use crate::detector::{Alert, Detector, ReadError, ScanStats, scan_log};
+use crate::lambda::config::LambdaConfig;
+use crate::lambda::events::{Invocation, ObjectRef, parse_invocation};
+use crate::lambda::metrics::InvocationMetrics;
+use crate::lambda::ports::{AlertSink, Claim, DedupStore, FetchError, ObjectSource};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+/// What happened to one object.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ObjectOutcome {
+    /// Scanned to the end; alerts published (or already published before).
+    Scanned(ObjectReport),
+    /// Acknowledged without reading (digest, Insight, non-log key, empty object).
+    Skipped(String),
+    /// Cannot succeed on retry (missing, not a CloudTrail log, corrupt, too large); alerts from
+    /// the readable part were still published.
+    Permanent(String),
+    /// Must be retried (throttling, 5xx, access denied, a publish that failed).
+    Transient(String),
+}
+
+impl ObjectOutcome {
+    /// True when the object must come back for a retry.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, ObjectOutcome::Transient(_))
+    }
+}
+
+/// Counts for one scanned object.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ObjectReport {
+    pub records: u64,
+    pub skipped_records: u64,
+    pub alerts_found: u64,
+    pub alerts_published: u64,
+    pub alerts_suppressed: u64,
+    pub decompressed_bytes: u64,
+}
+
+/// The function's work, independent of where objects come from and alerts go.
+pub struct Processor<S, K, D> {
+    source: S,
+    sink: K,
+    dedup: D,
+    detector: Arc<Detector>,
+    config: LambdaConfig,
+}
+
+/// An invocation the handler cannot work with at all, or one whose objects must be retried.
+#[derive(Debug, thiserror::Error)]
+pub enum HandlerError {
+    #[error("unrecognised invocation: {0}")]
+    Unrecognised(String),
+    #[error("{failed} of {total} objects must be retried: {first}")]
+    Retry {
+        failed: usize,
+        total: usize,
+        first: String,
+    },
+}
+
+impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
+    /// Builds the processor; the detector is built (and validated) once here.
+    pub fn new(
+        source: S,
+        sink: K,
+        dedup: D,
+        config: LambdaConfig,
+    ) -> Result<Self, crate::detector::ConfigError> {
+        let detector = Arc::new(Detector::new(&config.detector)?);
+        Ok(Processor {
+            source,
+            sink,
+            dedup,
+            detector,
+            config,
+        })
+    }
+
+    /// Handles one invocation payload and returns the response its source expects.
+    pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
+        let invocation = parse_invocation(&event).map_err(HandlerError::Unrecognised)?;
+        let mut metrics = InvocationMetrics::default();
+        let started = Instant::now();
+        let seen = Mutex::new(HashSet::new());
+        let response = match invocation {
+            Invocation::Direct(named) => {
+                for ignored in &named.ignored {
+                    tracing::debug!(entry = %ignored, "acknowledged without work");
+                }
+                let outcomes = self.process_all(&named.objects, &seen, &mut metrics).await;
+                let failed: Vec<String> = named
+                    .objects
+                    .iter()
+                    .zip(&outcomes)
+                    .filter(|(_, o)| o.is_transient())
+                    .map(|(obj, o)| format!("{}: {o:?}", obj.url()))
+                    .collect();
+                metrics.emit(started.elapsed());
+                if let Some(first) = failed.first() {
+                    return Err(HandlerError::Retry {
+                        failed: failed.len(),
+                        total: named.objects.len(),
+                        first: first.clone(),
+                    });
+                }
+                json!({ "objects": named.objects.len(), "alerts_published": metrics.alerts_published })
+            }
+            Invocation::Queue(messages) => {
+                let mut objects = Vec::new();
+                let mut owner = Vec::new();
+                let mut failures = Vec::new();
+                for (i, message) in messages.iter().enumerate() {
+                    match &message.named {
+                        Ok(named) => {
+                            for ignored in &named.ignored {
+                                tracing::debug!(message_id = %message.message_id, entry = %ignored, "acknowledged without work");
+                            }
+                            objects.extend(named.objects.iter().cloned());
+                            owner.extend(std::iter::repeat_n(i, named.objects.len()));
+                        }
+                        Err(problem) => {
+                            // Unreadable messages go back to the queue and, after the redrive
+                            // count, to the dead-letter queue where someone can look at them.
+                            tracing::error!(message_id = %message.message_id, %problem, "unreadable SQS message");
+                            failures.push(i);
+                        }
+                    }
+                }
+                let outcomes = self.process_all(&objects, &seen, &mut metrics).await;
+                for (outcome, message_index) in outcomes.iter().zip(&owner) {
+                    if outcome.is_transient() && !failures.contains(message_index) {
+                        failures.push(*message_index);
+                    }
+                }
+                failures.sort_unstable();
+                metrics.emit(started.elapsed());
+                json!({ "batchItemFailures": failures.iter().map(|i| json!({"itemIdentifier": messages[*i].message_id})).collect::<Vec<_>>() })
+            }
+            Invocation::Batch(job) => {
+                let objects: Vec<ObjectRef> =
+                    job.tasks.iter().filter_map(|t| t.object.clone().ok()).collect();
+                let mut outcomes = self.process_all(&objects, &seen, &mut metrics).await.into_iter();
+                let results: Vec<Value> = job
+                    .tasks
+                    .iter()
+                    .map(|task| {
+                        let (code, text) = match &task.object {
+                            Err(problem) => ("PermanentFailure", problem.clone()),
+                            Ok(object) => match outcomes.next() {
+                                Some(ObjectOutcome::Scanned(r)) => (
+                                    "Succeeded",
+                                    format!(
+                                        "{} records, {} alerts published",
+                                        r.records, r.alerts_published
+                                    ),
+                                ),
+                                Some(ObjectOutcome::Skipped(why)) => {
+                                    ("Succeeded", format!("skipped: {why}"))
+                                }
+                                Some(ObjectOutcome::Permanent(why)) => {
+                                    ("PermanentFailure", format!("{}: {why}", object.url()))
+                                }
+                                Some(ObjectOutcome::Transient(why)) => {
+                                    ("TemporaryFailure", format!("{}: {why}", object.url()))
+                                }
+                                None => ("TemporaryFailure", "not processed".to_owned()),
+                            },
+                        };
+                        json!({"taskId": task.task_id, "resultCode": code, "resultString": text})
+                    })
+                    .collect();
+                metrics.emit(started.elapsed());
+                json!({
+                    "invocationSchemaVersion": job.schema_version,
+                    "treatMissingKeysAs": "PermanentFailure",
+                    "invocationId": job.invocation_id,
+                    "results": results,
+                })
+            }
+        };
+        Ok(response)
+    }
+
+    /// Processes objects concurrently (bounded), returning outcomes in input order.
+    pub async fn process_all(
+        &self,
+        objects: &[ObjectRef],
+        seen: &Mutex<HashSet<String>>,
+        metrics: &mut InvocationMetrics,
+    ) -> Vec<ObjectOutcome> {
+        let mut indexed: Vec<(usize, ObjectOutcome)> = futures::stream::iter(objects.iter().enumerate())
+            .map(|(i, object)| async move { (i, self.process_object(object, seen).await) })
+            .buffer_unordered(self.config.max_concurrent_objects)
+            .collect()
+            .await;
+        indexed.sort_by_key(|(i, _)| *i);
+        let outcomes: Vec<ObjectOutcome> = indexed.into_iter().map(|(_, o)| o).collect();
+        for outcome in &outcomes {
+            metrics.record(outcome);
+        }
+        outcomes
+    }
+
+    /// Fetches, scans and publishes one object.
+    pub async fn process_object(
+        &self,
+        object: &ObjectRef,
+        seen: &Mutex<HashSet<String>>,
+    ) -> ObjectOutcome {
+        let started = Instant::now();
+        let url = object.url();
+        let kind = classify_key(&object.key);
+        if kind != KeyKind::Log {
+            tracing::debug!(bucket = %object.bucket, key = %object.key, ?kind, "not a log file: skipped");
+            return ObjectOutcome::Skipped(format!("{kind:?} key"));
+        }
+        if object.size == Some(0) {
+            tracing::debug!(bucket = %object.bucket, key = %object.key, "empty object: skipped");
+            return ObjectOutcome::Skipped("empty object".into());
+        }
+        let opened = match self.source.open(object).await {
+            Ok(opened) => opened,
+            Err(error) => return fetch_failure(object, error),
+        };
+        if opened.content_length == Some(0) {
+            return ObjectOutcome::Skipped("empty object".into());
+        }
+
+        let detector = Arc::clone(&self.detector);
+        let reader_config = self.config.reader;
+        let location = url.clone();
+        let scanned = tokio::task::spawn_blocking(move || {
+            let mut alerts = Vec::new();
+            let result = scan_log(opened.body, &location, &detector, reader_config, |a| {
+                alerts.push(a)
+            });
+            (alerts, result)
+        })
+        .await;
+        let (alerts, result) = match scanned {
+            Ok(done) => done,
+            Err(join_error) => {
+                tracing::error!(bucket = %object.bucket, key = %object.key, error = %join_error, "scanner task failed");
+                return ObjectOutcome::Transient(format!("scanner task failed: {join_error}"));
+            }
+        };
+        let (stats, scan_error) = match result {
+            Ok(stats) => (stats, None),
+            Err(e) => (e.stats, Some(e.error)),
+        };
+
+        // Alerts from the readable part are published even when the object is damaged.
+        let published = self.publish(alerts, seen).await;
+        let mut report = ObjectReport {
+            records: stats.records,
+            skipped_records: stats.skipped_records,
+            decompressed_bytes: stats.decompressed_bytes,
+            ..ObjectReport::default()
+        };
+        let publish_error = match published {
+            Ok(p) => {
+                report.alerts_found = p.found;
+                report.alerts_published = p.published;
+                report.alerts_suppressed = p.suppressed;
+                None
+            }
+            Err(e) => Some(e),
+        };
+        log_summary(object, &stats, &report, started.elapsed().as_millis());
+
+        match (scan_error, publish_error) {
+            (_, Some(problem)) => {
+                tracing::error!(bucket = %object.bucket, key = %object.key, %problem, "publishing failed; the object will be retried");
+                ObjectOutcome::Transient(problem)
+            }
+            (Some(error), None) if !error.is_permanent() => {
+                tracing::warn!(bucket = %object.bucket, key = %object.key, %error, "read failed; the object will be retried");
+                ObjectOutcome::Transient(error.to_string())
+            }
+            (Some(ReadError::Empty), None) => ObjectOutcome::Skipped("empty object".into()),
+            (Some(error), None) => {
+                tracing::error!(bucket = %object.bucket, key = %object.key, %error, "log object cannot be read; not retried");
+                ObjectOutcome::Permanent(error.to_string())
+            }
+            (None, None) if stats.kind == crate::detector::LogKind::Digest => {
+                ObjectOutcome::Skipped("digest file".into())
+            }
+            (None, None) => ObjectOutcome::Scanned(report),
+        }
+    }
+
+    /// Dedups, claims and publishes; `Err` when some alert was not delivered.
+    async fn publish(
+        &self,
+        alerts: Vec<Alert>,
+        seen: &Mutex<HashSet<String>>,
+    ) -> Result<PublishCounts, String> {
+        let mut counts = PublishCounts {
+            found: alerts.len() as u64,
+            ..PublishCounts::default()
+        };
+        let mut to_publish = Vec::new();
+        let mut tokens = Vec::new();
+        let mut problems = Vec::new();
+        for alert in alerts {
+            let first_time = seen
+                .lock()
+                .expect("dedup set lock")
+                .insert(alert.dedup_key.clone());
+            if !first_time {
+                counts.suppressed += 1;
+                continue;
+            }
+            match self.dedup.claim(&alert).await {
+                Ok(Claim::Granted { token }) => {
+                    to_publish.push(alert);
+                    tokens.push(token);
+                }
+                Ok(Claim::AlreadyPublished) => counts.suppressed += 1,
+                Ok(Claim::Busy) => {
+                    seen.lock().expect("dedup set lock").remove(&alert.dedup_key);
+                    problems.push(format!("{} is being published by another run", alert.dedup_key));
+                }
+                Err(e) => {
+                    seen.lock().expect("dedup set lock").remove(&alert.dedup_key);
+                    problems.push(format!("dedup claim failed: {e}"));
+                }
+            }
+        }
+        if !to_publish.is_empty() {
+            let results = self.sink.publish(&to_publish).await;
+            for ((alert, token), result) in to_publish.iter().zip(&tokens).zip(results) {
+                match result {
+                    Ok(()) => {
+                        counts.published += 1;
+                        if let Err(e) = self.dedup.confirm(alert, token).await {
+                            // Published already; the claim's lease still guards a retry window.
+                            tracing::warn!(dedup_key = %alert.dedup_key, error = %e, "could not mark alert published");
+                        }
+                    }
+                    Err(e) => {
+                        seen.lock().expect("dedup set lock").remove(&alert.dedup_key);
+                        if let Err(release_error) = self.dedup.release(alert, token).await {
+                            tracing::warn!(dedup_key = %alert.dedup_key, error = %release_error, "could not release claim; it expires with its lease");
+                        }
+                        problems.push(format!("publish failed for {}: {e}", alert.rule_id));
+                    }
+                }
+            }
+        }
+        match problems.first() {
+            None => Ok(counts),
+            Some(first) => Err(format!("{} alert(s) not delivered; first: {first}", problems.len())),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct PublishCounts {
+    found: u64,
+    published: u64,
+    suppressed: u64,
+}
+
+fn fetch_failure(object: &ObjectRef, error: FetchError) -> ObjectOutcome {
+    match error {
+        FetchError::NotFound(detail) => {
+            tracing::error!(bucket = %object.bucket, key = %object.key, %detail, "object not found; not retried");
+            ObjectOutcome::Permanent(format!("not found: {detail}"))
+        }
+        FetchError::AccessDenied(detail) => {
+            tracing::error!(
+                bucket = %object.bucket, key = %object.key, %detail,
+                "ACCESS DENIED reading the log object: the function's role needs s3:GetObject on \
+                 this key and, when the trail is encrypted with SSE-KMS, kms:Decrypt on the trail's \
+                 KMS key (and the key policy must allow the role). The object will be retried."
+            );
+            ObjectOutcome::Transient(format!(
+                "access denied (needs s3:GetObject and, for SSE-KMS trails, kms:Decrypt): {detail}"
+            ))
+        }
+        FetchError::Transient(detail) => {
+            tracing::warn!(bucket = %object.bucket, key = %object.key, %detail, "fetch failed; will be retried");
+            ObjectOutcome::Transient(detail)
+        }
+        FetchError::Permanent(detail) => {
+            tracing::error!(bucket = %object.bucket, key = %object.key, %detail, "object cannot be fetched; not retried");
+            ObjectOutcome::Permanent(detail)
+        }
+    }
+}
+
+fn log_summary(object: &ObjectRef, stats: &ScanStats, report: &ObjectReport, ms: u128) {
+    tracing::info!(
+        bucket = %object.bucket,
+        key = %object.key,
+        records = stats.records,
+        skipped = stats.skipped_records,
+        alerts = report.alerts_found,
+        published = report.alerts_published,
+        suppressed = report.alerts_suppressed,
+        bytes = stats.decompressed_bytes,
+        ms = ms as u64,
+        "object processed"
+    );
+}

@@ -1,0 +1,100 @@
+//! CloudWatch Embedded Metric Format: one JSON line per invocation that CloudWatch Logs turns
+//! into metrics, with no API call and no extra permission.
+
+use crate::lambda::handler::ObjectOutcome;
+use serde_json::json;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Totals for one invocation.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InvocationMetrics {
+    pub objects_scanned: u64,
+    pub objects_skipped: u64,
+    pub objects_failed: u64,
+    pub records_processed: u64,
+    pub alerts_published: u64,
+    pub alerts_suppressed: u64,
+}
+
+impl InvocationMetrics {
+    /// Adds one object's outcome.
+    pub fn record(&mut self, outcome: &ObjectOutcome) {
+        match outcome {
+            ObjectOutcome::Scanned(r) => {
+                self.objects_scanned += 1;
+                self.records_processed += r.records;
+                self.alerts_published += r.alerts_published;
+                self.alerts_suppressed += r.alerts_suppressed;
+            }
+            ObjectOutcome::Skipped(_) => self.objects_skipped += 1,
+            ObjectOutcome::Permanent(_) | ObjectOutcome::Transient(_) => self.objects_failed += 1,
+        }
+    }
+
+    /// The EMF document for these totals.
+    pub fn to_emf(&self, elapsed: Duration) -> serde_json::Value {
+        let timestamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or_default();
+        json!({
+            "_aws": {
+                "Timestamp": timestamp,
+                "CloudWatchMetrics": [{
+                    "Namespace": "trailwatch",
+                    "Dimensions": [[]],
+                    "Metrics": [
+                        {"Name": "RecordsProcessed", "Unit": "Count"},
+                        {"Name": "AlertsPublished", "Unit": "Count"},
+                        {"Name": "AlertsSuppressed", "Unit": "Count"},
+                        {"Name": "ObjectsFailed", "Unit": "Count"},
+                        {"Name": "ObjectsScanned", "Unit": "Count"},
+                        {"Name": "ProcessingTimeMs", "Unit": "Milliseconds"}
+                    ]
+                }]
+            },
+            "RecordsProcessed": self.records_processed,
+            "AlertsPublished": self.alerts_published,
+            "AlertsSuppressed": self.alerts_suppressed,
+            "ObjectsFailed": self.objects_failed,
+            "ObjectsScanned": self.objects_scanned,
+            "ProcessingTimeMs": elapsed.as_millis() as u64,
+        })
+    }
+
+    /// Prints the EMF line on stdout, where Lambda sends it to CloudWatch Logs.
+    pub fn emit(&self, elapsed: Duration) {
+        println!("{}", self.to_emf(elapsed));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lambda::handler::ObjectReport;
+
+    #[test]
+    fn emf_document_declares_its_metrics() {
+        let mut m = InvocationMetrics::default();
+        m.record(&ObjectOutcome::Scanned(ObjectReport {
+            records: 10,
+            alerts_published: 2,
+            ..ObjectReport::default()
+        }));
+        m.record(&ObjectOutcome::Permanent("corrupt".into()));
+        let emf = m.to_emf(Duration::from_millis(42));
+        assert_eq!(emf["RecordsProcessed"], 10);
+        assert_eq!(emf["AlertsPublished"], 2);
+        assert_eq!(emf["ObjectsFailed"], 1);
+        assert_eq!(emf["ProcessingTimeMs"], 42);
+        let declared: Vec<&str> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        for name in &declared {
+            assert!(emf.get(*name).is_some(), "{name} declared but missing");
+        }
+    }
+}

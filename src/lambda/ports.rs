@@ -1,0 +1,88 @@
+//! The small traits the handler is generic over, so it is tested with in-memory fakes and run
+//! with the AWS SDK: where objects come from, where alerts go, and the dedup claims.
+
+use crate::detector::Alert;
+use crate::lambda::events::ObjectRef;
+use std::future::Future;
+use std::io::Read;
+
+/// A log object opened for streaming; read on a blocking thread.
+pub struct OpenedObject {
+    pub body: Box<dyn Read + Send>,
+    pub content_length: Option<u64>,
+}
+
+/// Why an object could not be fetched.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The object or bucket does not exist: retrying will not help.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// Permission missing (usually `s3:GetObject` or `kms:Decrypt` on an SSE-KMS trail).
+    #[error("access denied: {0}")]
+    AccessDenied(String),
+    /// Throttling, 5xx, timeouts, connection failures: retry.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Any other refusal that a retry will not change.
+    #[error("{0}")]
+    Permanent(String),
+}
+
+/// Where log objects come from (S3 in production).
+pub trait ObjectSource: Send + Sync + 'static {
+    /// Starts reading an object.
+    fn open(
+        &self,
+        object: &ObjectRef,
+    ) -> impl Future<Output = Result<OpenedObject, FetchError>> + Send;
+}
+
+/// Where alerts go (SNS in production).
+pub trait AlertSink: Send + Sync + 'static {
+    /// Publishes `alerts`; one result per alert, in order. An `Err` means the alert was not
+    /// delivered and the caller must keep it for a retry.
+    fn publish(&self, alerts: &[Alert]) -> impl Future<Output = Vec<Result<(), String>>> + Send;
+}
+
+/// The answer to a dedup claim.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This run owns the alert: publish it, then confirm (or release on failure).
+    Granted { token: String },
+    /// The same alert was published within its dedup period: publish nothing.
+    AlreadyPublished,
+    /// Another run holds an unexpired claim and may still be publishing: try again later.
+    Busy,
+}
+
+/// Cross-invocation dedup claims (DynamoDB in production).
+pub trait DedupStore: Send + Sync + 'static {
+    /// Claims the right to publish `alert`.
+    fn claim(&self, alert: &Alert) -> impl Future<Output = Result<Claim, String>> + Send;
+    /// Marks a claimed alert as published.
+    fn confirm(&self, alert: &Alert, token: &str)
+    -> impl Future<Output = Result<(), String>> + Send;
+    /// Gives a claim back after a failed publish, so a retry can publish.
+    fn release(&self, alert: &Alert, token: &str)
+    -> impl Future<Output = Result<(), String>> + Send;
+}
+
+/// No table configured: every claim is granted (duplicates within one invocation are still
+/// removed by the handler).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoDedupStore;
+
+impl DedupStore for NoDedupStore {
+    async fn claim(&self, _alert: &Alert) -> Result<Claim, String> {
+        Ok(Claim::Granted {
+            token: String::new(),
+        })
+    }
+    async fn confirm(&self, _alert: &Alert, _token: &str) -> Result<(), String> {
+        Ok(())
+    }
+    async fn release(&self, _alert: &Alert, _token: &str) -> Result<(), String> {
+        Ok(())
+    }
+}

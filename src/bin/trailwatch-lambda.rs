@@ -5,12 +5,12 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use std::sync::Arc;
 use std::time::Duration;
+use trailwatch::detector::Alert;
 use trailwatch::lambda::dynamo::DynamoDedupStore;
 use trailwatch::lambda::ports::{Claim, DedupStore, NoDedupStore};
 use trailwatch::lambda::s3::S3Source;
 use trailwatch::lambda::sns::SnsSink;
 use trailwatch::lambda::{LambdaConfig, Processor};
-use trailwatch::detector::Alert;
 
 /// The dedup store chosen by `DEDUP_TABLE`.
 enum Dedup {

@@ -41,7 +41,11 @@ impl LambdaConfig {
 
     /// Reads settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
         let alert_topic_arn = get("ALERT_TOPIC_ARN")
             .ok_or_else(|| bad("ALERT_TOPIC_ARN", "is required (the SNS topic for alerts)"))?;
         if !alert_topic_arn.starts_with("arn:") || !alert_topic_arn.contains(":sns:") {
@@ -64,18 +68,25 @@ impl LambdaConfig {
         };
         let mut reader = ReaderConfig::default();
         if let Some(v) = get("MAX_DECOMPRESSED_BYTES") {
-            reader.max_decompressed_bytes = v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n > 0)
-                .ok_or_else(|| bad("MAX_DECOMPRESSED_BYTES", format!("{v:?} is not a positive byte count")))?;
+            reader.max_decompressed_bytes =
+                v.parse::<u64>().ok().filter(|n| *n > 0).ok_or_else(|| {
+                    bad(
+                        "MAX_DECOMPRESSED_BYTES",
+                        format!("{v:?} is not a positive byte count"),
+                    )
+                })?;
         }
         let max_concurrent_objects = match get("MAX_CONCURRENT_OBJECTS") {
             Some(v) => v
                 .parse::<usize>()
                 .ok()
                 .filter(|n| (1..=64).contains(n))
-                .ok_or_else(|| bad("MAX_CONCURRENT_OBJECTS", format!("{v:?} is not a number from 1 to 64")))?,
+                .ok_or_else(|| {
+                    bad(
+                        "MAX_CONCURRENT_OBJECTS",
+                        format!("{v:?} is not a number from 1 to 64"),
+                    )
+                })?,
             None => 4,
         };
         Ok(LambdaConfig {
@@ -104,12 +115,17 @@ mod tests {
     use std::collections::HashMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<LambdaConfig, ConfigError> {
-        let map: HashMap<String, String> =
-            vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         LambdaConfig::from_lookup(|name| map.get(name).cloned())
     }
 
-    const TOPIC: (&str, &str) = ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:alerts");
+    const TOPIC: (&str, &str) = (
+        "ALERT_TOPIC_ARN",
+        "arn:aws:sns:us-east-1:111122223333:alerts",
+    );
 
     #[test]
     fn defaults_with_only_the_topic() {
@@ -123,7 +139,10 @@ mod tests {
     #[test]
     fn every_setting_is_read() {
         let c = config(&[
-            ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:alerts.fifo"),
+            (
+                "ALERT_TOPIC_ARN",
+                "arn:aws:sns:us-east-1:111122223333:alerts.fifo",
+            ),
             ("TRUSTED_ACCOUNTS", "444455556666, 777788889999"),
             ("DISABLED_RULES", "s3-bucket-config-modified"),
             ("MIN_SEVERITY", "Medium"),
@@ -134,7 +153,11 @@ mod tests {
         .unwrap();
         assert!(c.fifo_topic());
         assert_eq!(c.detector.trusted_accounts.len(), 2);
-        assert!(c.detector.disabled_rules.contains("s3-bucket-config-modified"));
+        assert!(
+            c.detector
+                .disabled_rules
+                .contains("s3-bucket-config-modified")
+        );
         assert_eq!(c.detector.min_severity, Severity::Medium);
         assert_eq!(c.dedup_table.as_deref(), Some("trailwatch-dedup"));
         assert_eq!(c.reader.max_decompressed_bytes, 1 << 20);
@@ -149,8 +172,14 @@ mod tests {
             (&[TOPIC, ("TRUSTED_ACCOUNTS", "1234")], "TRUSTED_ACCOUNTS"),
             (&[TOPIC, ("DISABLED_RULES", "nope")], "DISABLED_RULES"),
             (&[TOPIC, ("MIN_SEVERITY", "urgent")], "MIN_SEVERITY"),
-            (&[TOPIC, ("MAX_DECOMPRESSED_BYTES", "lots")], "MAX_DECOMPRESSED_BYTES"),
-            (&[TOPIC, ("MAX_CONCURRENT_OBJECTS", "0")], "MAX_CONCURRENT_OBJECTS"),
+            (
+                &[TOPIC, ("MAX_DECOMPRESSED_BYTES", "lots")],
+                "MAX_DECOMPRESSED_BYTES",
+            ),
+            (
+                &[TOPIC, ("MAX_CONCURRENT_OBJECTS", "0")],
+                "MAX_CONCURRENT_OBJECTS",
+            ),
         ];
         for (vars, variable) in cases {
             let err = config(vars).unwrap_err();

@@ -111,7 +111,10 @@ impl DynamoDedupStore {
                 .and_then(|n| n.parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        let state = item.get("state").and_then(|v| v.as_s().ok()).map(String::as_str);
+        let state = item
+            .get("state")
+            .and_then(|v| v.as_s().ok())
+            .map(String::as_str);
         Ok(match state {
             Some("published") if number("expires_at") >= now => Some(Claim::AlreadyPublished),
             Some("pending") if number("lease_until") >= now => Some(Claim::Busy),

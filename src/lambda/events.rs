@@ -159,7 +159,9 @@ pub fn named_by(value: &Value) -> Result<Named, String> {
             named.ignored.push(format!("EventBridge {detail_type}"));
             return Ok(named);
         }
-        let detail = value.get("detail").ok_or("EventBridge event without detail")?;
+        let detail = value
+            .get("detail")
+            .ok_or("EventBridge event without detail")?;
         let bucket = detail
             .pointer("/bucket/name")
             .and_then(Value::as_str)
@@ -183,7 +185,9 @@ pub fn named_by(value: &Value) -> Result<Named, String> {
                 .and_then(Value::as_str)
                 .unwrap_or("");
             if record.get("eventSource").and_then(Value::as_str) != Some("aws:s3") {
-                named.ignored.push(format!("record from {:?}", record.get("eventSource")));
+                named
+                    .ignored
+                    .push(format!("record from {:?}", record.get("eventSource")));
                 continue;
             }
             if !event_name.starts_with("ObjectCreated:") {
@@ -283,7 +287,9 @@ mod tests {
     use serde_json::json;
 
     fn fixture(name: &str) -> Value {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("events").join(name);
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("events")
+            .join(name);
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
     }
 
@@ -307,24 +313,38 @@ mod tests {
 
     #[test]
     fn eventbridge_keys_are_taken_as_is() {
-        let named = only_direct(parse_invocation(&fixture("eventbridge-object-created.json")).unwrap());
+        let named =
+            only_direct(parse_invocation(&fixture("eventbridge-object-created.json")).unwrap());
         assert_eq!(named.objects[0].key, KEY);
     }
 
     #[test]
     fn sqs_bodies_of_every_shape() {
-        let Invocation::Queue(messages) = parse_invocation(&fixture("sqs-mixed.json")).unwrap() else {
+        let Invocation::Queue(messages) = parse_invocation(&fixture("sqs-mixed.json")).unwrap()
+        else {
             panic!("expected SQS")
         };
         let keys: Vec<Vec<String>> = messages
             .iter()
-            .map(|m| m.named.as_ref().map(|n| n.objects.iter().map(|o| o.key.clone()).collect()).unwrap_or_default())
+            .map(|m| {
+                m.named
+                    .as_ref()
+                    .map(|n| n.objects.iter().map(|o| o.key.clone()).collect())
+                    .unwrap_or_default()
+            })
             .collect();
         assert_eq!(keys[0], vec![KEY.to_string()], "S3 notification");
-        assert_eq!(keys[1], vec![KEY.to_string()], "SNS envelope around S3 notification");
+        assert_eq!(
+            keys[1],
+            vec![KEY.to_string()],
+            "SNS envelope around S3 notification"
+        );
         assert_eq!(keys[2], vec![KEY.to_string()], "EventBridge");
         assert_eq!(keys[3].len(), 2, "CloudTrail notice");
-        assert!(messages[4].named.as_ref().unwrap().objects.is_empty(), "test event");
+        assert!(
+            messages[4].named.as_ref().unwrap().objects.is_empty(),
+            "test event"
+        );
         assert!(messages[5].named.is_err(), "garbage body");
         assert_eq!(messages[5].message_id, "m-garbage");
     }
@@ -333,17 +353,27 @@ mod tests {
     fn sns_events_carry_s3_notifications_or_cloudtrail_notices() {
         let named = only_direct(parse_invocation(&fixture("sns-cloudtrail-notice.json")).unwrap());
         assert_eq!(named.objects.len(), 2);
-        assert!(named.objects.iter().all(|o| o.bucket == "trailwatch-demo-trail"));
+        assert!(
+            named
+                .objects
+                .iter()
+                .all(|o| o.bucket == "trailwatch-demo-trail")
+        );
     }
 
     #[test]
     fn batch_jobs_of_both_schemas() {
-        let Invocation::Batch(job) = parse_invocation(&fixture("s3-batch-1.0.json")).unwrap() else {
+        let Invocation::Batch(job) = parse_invocation(&fixture("s3-batch-1.0.json")).unwrap()
+        else {
             panic!("expected batch")
         };
-        assert_eq!(job.tasks[0].object.as_ref().unwrap().bucket, "trailwatch-demo-trail");
+        assert_eq!(
+            job.tasks[0].object.as_ref().unwrap().bucket,
+            "trailwatch-demo-trail"
+        );
         assert_eq!(job.tasks[0].object.as_ref().unwrap().key, KEY);
-        let Invocation::Batch(job) = parse_invocation(&fixture("s3-batch-2.0.json")).unwrap() else {
+        let Invocation::Batch(job) = parse_invocation(&fixture("s3-batch-2.0.json")).unwrap()
+        else {
             panic!("expected batch")
         };
         assert_eq!(job.schema_version, "2.0");

@@ -146,9 +146,15 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
                 json!({ "batchItemFailures": failures.iter().map(|i| json!({"itemIdentifier": messages[*i].message_id})).collect::<Vec<_>>() })
             }
             Invocation::Batch(job) => {
-                let objects: Vec<ObjectRef> =
-                    job.tasks.iter().filter_map(|t| t.object.clone().ok()).collect();
-                let mut outcomes = self.process_all(&objects, &seen, &mut metrics).await.into_iter();
+                let objects: Vec<ObjectRef> = job
+                    .tasks
+                    .iter()
+                    .filter_map(|t| t.object.clone().ok())
+                    .collect();
+                let mut outcomes = self
+                    .process_all(&objects, &seen, &mut metrics)
+                    .await
+                    .into_iter();
                 let results: Vec<Value> = job
                     .tasks
                     .iter()
@@ -197,11 +203,12 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         seen: &Mutex<HashSet<String>>,
         metrics: &mut InvocationMetrics,
     ) -> Vec<ObjectOutcome> {
-        let mut indexed: Vec<(usize, ObjectOutcome)> = futures::stream::iter(objects.iter().enumerate())
-            .map(|(i, object)| async move { (i, self.process_object(object, seen).await) })
-            .buffer_unordered(self.config.max_concurrent_objects)
-            .collect()
-            .await;
+        let mut indexed: Vec<(usize, ObjectOutcome)> =
+            futures::stream::iter(objects.iter().enumerate())
+                .map(|(i, object)| async move { (i, self.process_object(object, seen).await) })
+                .buffer_unordered(self.config.max_concurrent_objects)
+                .collect()
+                .await;
         indexed.sort_by_key(|(i, _)| *i);
         let outcomes: Vec<ObjectOutcome> = indexed.into_iter().map(|(_, o)| o).collect();
         for outcome in &outcomes {
@@ -327,11 +334,18 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
                 }
                 Ok(Claim::AlreadyPublished) => counts.suppressed += 1,
                 Ok(Claim::Busy) => {
-                    seen.lock().expect("dedup set lock").remove(&alert.dedup_key);
-                    problems.push(format!("{} is being published by another run", alert.dedup_key));
+                    seen.lock()
+                        .expect("dedup set lock")
+                        .remove(&alert.dedup_key);
+                    problems.push(format!(
+                        "{} is being published by another run",
+                        alert.dedup_key
+                    ));
                 }
                 Err(e) => {
-                    seen.lock().expect("dedup set lock").remove(&alert.dedup_key);
+                    seen.lock()
+                        .expect("dedup set lock")
+                        .remove(&alert.dedup_key);
                     problems.push(format!("dedup claim failed: {e}"));
                 }
             }
@@ -348,7 +362,9 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
                         }
                     }
                     Err(e) => {
-                        seen.lock().expect("dedup set lock").remove(&alert.dedup_key);
+                        seen.lock()
+                            .expect("dedup set lock")
+                            .remove(&alert.dedup_key);
                         if let Err(release_error) = self.dedup.release(alert, token).await {
                             tracing::warn!(dedup_key = %alert.dedup_key, error = %release_error, "could not release claim; it expires with its lease");
                         }
@@ -359,7 +375,10 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         }
         match problems.first() {
             None => Ok(counts),
-            Some(first) => Err(format!("{} alert(s) not delivered; first: {first}", problems.len())),
+            Some(first) => Err(format!(
+                "{} alert(s) not delivered; first: {first}",
+                problems.len()
+            )),
         }
     }
 }
@@ -412,4 +431,17 @@ fn log_summary(object: &ObjectRef, stats: &ScanStats, report: &ObjectReport, ms:
         ms = ms as u64,
         "object processed"
     );
+}
+
+#[cfg(test)]
+impl<S, K, D> Processor<S, K, D> {
+    pub(crate) fn source_for_tests(&self) -> &S {
+        &self.source
+    }
+    pub(crate) fn sink_for_tests(&self) -> &K {
+        &self.sink
+    }
+    pub(crate) fn dedup_for_tests(&self) -> &D {
+        &self.dedup
+    }
 }

@@ -19,3 +19,6 @@ pub mod sns;
 
 pub use config::LambdaConfig;
 pub use handler::{HandlerError, ObjectOutcome, Processor};
+
+#[cfg(test)]
+mod tests;

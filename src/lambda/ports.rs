@@ -61,11 +61,17 @@ pub trait DedupStore: Send + Sync + 'static {
     /// Claims the right to publish `alert`.
     fn claim(&self, alert: &Alert) -> impl Future<Output = Result<Claim, String>> + Send;
     /// Marks a claimed alert as published.
-    fn confirm(&self, alert: &Alert, token: &str)
-    -> impl Future<Output = Result<(), String>> + Send;
+    fn confirm(
+        &self,
+        alert: &Alert,
+        token: &str,
+    ) -> impl Future<Output = Result<(), String>> + Send;
     /// Gives a claim back after a failed publish, so a retry can publish.
-    fn release(&self, alert: &Alert, token: &str)
-    -> impl Future<Output = Result<(), String>> + Send;
+    fn release(
+        &self,
+        alert: &Alert,
+        token: &str,
+    ) -> impl Future<Output = Result<(), String>> + Send;
 }
 
 /// No table configured: every claim is granted (duplicates within one invocation are still

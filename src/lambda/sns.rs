@@ -46,10 +46,20 @@ impl PreparedMessage {
 
 /// `[HIGH] Title`: ASCII printable only, at most 100 characters, as SNS requires.
 pub fn subject(alert: &Alert) -> String {
-    let raw = format!("[{}] {}", alert.severity.as_str().to_uppercase(), alert.title);
+    let raw = format!(
+        "[{}] {}",
+        alert.severity.as_str().to_uppercase(),
+        alert.title
+    );
     let mut clean: String = raw
         .chars()
-        .map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' })
+        .map(|c| {
+            if c.is_ascii_graphic() || c == ' ' {
+                c
+            } else {
+                '?'
+            }
+        })
         .collect();
     if clean.len() > 100 {
         clean.truncate(97);
@@ -105,7 +115,10 @@ fn truncated_record(record: &Value, budget: usize) -> Value {
         "requestID",
     ] {
         if let Some(v) = record.get(key).filter(|v| v.is_string()) {
-            kept.insert(key.into(), Value::String(prefix(v.as_str().unwrap_or(""), 256)));
+            kept.insert(
+                key.into(),
+                Value::String(prefix(v.as_str().unwrap_or(""), 256)),
+            );
         }
     }
     for key in ["userIdentity"] {
@@ -116,13 +129,11 @@ fn truncated_record(record: &Value, budget: usize) -> Value {
             }
         }
     }
-    if budget > 0 {
-        if let Some(params) = record.get("requestParameters") {
-            kept.insert(
-                "requestParameters".into(),
-                Value::String(prefix(&params.to_string(), budget)),
-            );
-        }
+    if let Some(params) = record.get("requestParameters").filter(|_| budget > 0) {
+        kept.insert(
+            "requestParameters".into(),
+            Value::String(prefix(&params.to_string(), budget)),
+        );
     }
     kept.insert("_truncated".into(), Value::Bool(true));
     Value::Object(kept)
@@ -142,7 +153,13 @@ fn prefix(s: &str, max_bytes: usize) -> String {
 /// Builds the SNS message for an alert.
 pub fn prepare(alert: &Alert) -> PreparedMessage {
     let account = alert.account_id.clone().unwrap_or_else(|| "unknown".into());
-    let non_empty = |s: &str| if s.is_empty() { "unknown".to_owned() } else { s.to_owned() };
+    let non_empty = |s: &str| {
+        if s.is_empty() {
+            "unknown".to_owned()
+        } else {
+            s.to_owned()
+        }
+    };
     PreparedMessage {
         body: body_within_limit(alert, MAX_BODY_BYTES),
         subject: subject(alert),
@@ -242,8 +259,10 @@ impl SnsSink {
         let mut pending: Vec<usize> = batch.to_vec();
         let mut delay = self.backoff;
         for attempt in 1..=ATTEMPTS {
-            let entries: Vec<PublishBatchRequestEntry> =
-                pending.iter().map(|i| self.entry(*i, &messages[*i])).collect();
+            let entries: Vec<PublishBatchRequestEntry> = pending
+                .iter()
+                .map(|i| self.entry(*i, &messages[*i]))
+                .collect();
             let sent = self
                 .client
                 .publish_batch()
@@ -260,7 +279,9 @@ impl SnsSink {
                         }
                     }
                     for failed in output.failed() {
-                        let Ok(i) = failed.id().parse::<usize>() else { continue };
+                        let Ok(i) = failed.id().parse::<usize>() else {
+                            continue;
+                        };
                         let why = format!(
                             "{}: {}",
                             failed.code(),
@@ -327,8 +348,7 @@ fn is_retryable_call<E: ProvideErrorMetadata, R>(
 impl AlertSink for SnsSink {
     async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
         let messages: Vec<PreparedMessage> = alerts.iter().map(prepare).collect();
-        let mut results: Vec<Result<(), String>> =
-            vec![Err("not sent".to_owned()); messages.len()];
+        let mut results: Vec<Result<(), String>> = vec![Err("not sent".to_owned()); messages.len()];
         for batch in batches(&messages) {
             self.send_batch(&messages, &batch, &mut results).await;
         }
@@ -371,7 +391,10 @@ mod tests {
     #[test]
     fn subject_is_ascii_and_bounded() {
         let mut a = alert("k", json!({}));
-        assert_eq!(subject(&a), "[HIGH] Resource shared with an unknown external account");
+        assert_eq!(
+            subject(&a),
+            "[HIGH] Resource shared with an unknown external account"
+        );
         a.title = format!("{}\u{e9}\n{}", "x".repeat(50), "y".repeat(80));
         let s = subject(&a);
         assert!(s.len() <= 100 && s.is_ascii() && !s.contains('\n'), "{s}");
@@ -409,7 +432,10 @@ mod tests {
     fn batches_respect_count_and_size() {
         let small = prepare(&alert("k", json!({})));
         let sizes = batches(&vec![small.clone(); 23]);
-        assert_eq!(sizes.iter().map(Vec::len).collect::<Vec<_>>(), vec![10, 10, 3]);
+        assert_eq!(
+            sizes.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![10, 10, 3]
+        );
         let mut big = small.clone();
         big.body = "b".repeat(100_000);
         let mixed = batches(&[big.clone(), big.clone(), big.clone(), small.clone()]);
@@ -422,7 +448,10 @@ mod tests {
         assert_eq!(
             m.attributes,
             vec![
-                ("rule_id", "resource-shared-with-external-account".to_string()),
+                (
+                    "rule_id",
+                    "resource-shared-with-external-account".to_string()
+                ),
                 ("severity", "high".to_string()),
                 ("account_id", "111122223333".to_string()),
                 ("event_name", "ModifySnapshotAttribute".to_string()),

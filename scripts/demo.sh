@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The README's "run it": the Lambda function end to end on this machine, no AWS account.
+# moto server (S3, SNS, SQS) on 127.0.0.1, sample CloudTrail logs in a trail bucket, the function
+# run by `cargo lambda watch` and invoked with an S3 notification from events/, and the alerts
+# that reached a queue subscribed to the alert topic printed. Everything started is stopped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+export PATH="$ROOT/.venv/bin:$PATH"
+[ -x .venv/bin/moto_server ] || { echo "run 'make venv' first (make demo does it)"; exit 1; }
+
+free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+MOTO_PORT=$(free_port)
+LAMBDA_PORT=$(free_port)
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$WORK"
+}
+trap cleanup EXIT INT TERM
+
+export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN=testing
+export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
+export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
+
+echo "==> starting moto server on 127.0.0.1:$MOTO_PORT"
+moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 100); do
+  .venv/bin/python -c "import socket; socket.create_connection(('127.0.0.1',$MOTO_PORT),1)" 2>/dev/null && break
+  sleep 0.2
+done
+
+echo "==> creating the trail bucket, alert topic and a subscribed queue; uploading sample logs"
+TOPIC_ARN=$(.venv/bin/python scripts/demo_aws.py setup)
+
+echo "==> building and starting the function (cargo lambda watch on 127.0.0.1:$LAMBDA_PORT)"
+cargo build --quiet --bin trailwatch-lambda
+cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" \
+  --env-var "ALERT_TOPIC_ARN=$TOPIC_ARN" \
+  --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL" \
+  --env-var "AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_SESSION_TOKEN=testing" \
+  --env-var "AWS_REGION=us-east-1,AWS_EC2_METADATA_DISABLED=true,RUST_LOG=info" \
+  >"$WORK/watch.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 300); do
+  .venv/bin/python -c "import socket; socket.create_connection(('127.0.0.1',$LAMBDA_PORT),1)" 2>/dev/null && break
+  sleep 0.2
+done
+
+echo "==> invoking with events/demo-s3-notification.json (6 objects: 5 logs, 1 digest)"
+cargo lambda invoke -A 127.0.0.1 -P "$LAMBDA_PORT" trailwatch-lambda \
+  --data-file events/demo-s3-notification.json >"$WORK/response.json" || {
+    echo "invoke failed; function log:"; tail -n 40 "$WORK/watch.log"; exit 1; }
+echo "    response: $(cat "$WORK/response.json")"
+
+echo "==> function log (one line per object)"
+grep -h '"object processed"' "$WORK/watch.log" | .venv/bin/python scripts/demo_aws.py log || true
+
+echo "==> alerts that reached the subscribed queue"
+.venv/bin/python scripts/demo_aws.py read

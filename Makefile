@@ -37,7 +37,7 @@ lint:
 test-rust: venv
 	TRAILWATCH_REQUIRE_MOTO=1 $(CARGO) test --all-features
 
-test: lint test-rust
+test: lint test-rust infra-check
 
 infra-check:
 	$(MAKE) -C infra check

@@ -31,8 +31,9 @@ impl InvocationMetrics {
         }
     }
 
-    /// The EMF document for these totals.
-    pub fn to_emf(&self, elapsed: Duration) -> serde_json::Value {
+    /// The EMF document for these totals. The `FunctionName` dimension keeps two stacks in one
+    /// account apart and is what the stack's alarms select on.
+    pub fn to_emf(&self, elapsed: Duration, function_name: &str) -> serde_json::Value {
         let timestamp = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
@@ -42,7 +43,7 @@ impl InvocationMetrics {
                 "Timestamp": timestamp,
                 "CloudWatchMetrics": [{
                     "Namespace": "trailwatch",
-                    "Dimensions": [[]],
+                    "Dimensions": [["FunctionName"]],
                     "Metrics": [
                         {"Name": "RecordsProcessed", "Unit": "Count"},
                         {"Name": "AlertsPublished", "Unit": "Count"},
@@ -53,6 +54,7 @@ impl InvocationMetrics {
                     ]
                 }]
             },
+            "FunctionName": function_name,
             "RecordsProcessed": self.records_processed,
             "AlertsPublished": self.alerts_published,
             "AlertsSuppressed": self.alerts_suppressed,
@@ -64,7 +66,10 @@ impl InvocationMetrics {
 
     /// Prints the EMF line on stdout, where Lambda sends it to CloudWatch Logs.
     pub fn emit(&self, elapsed: Duration) {
-        println!("{}", self.to_emf(elapsed));
+        // Set by the Lambda runtime; "local" under tests and `cargo lambda watch` without it.
+        let function_name =
+            std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".to_owned());
+        println!("{}", self.to_emf(elapsed, &function_name));
     }
 }
 
@@ -82,10 +87,15 @@ mod tests {
             ..ObjectReport::default()
         }));
         m.record(&ObjectOutcome::Permanent("corrupt".into()));
-        let emf = m.to_emf(Duration::from_millis(42));
+        let emf = m.to_emf(Duration::from_millis(42), "trailwatch-fn");
         assert_eq!(emf["RecordsProcessed"], 10);
         assert_eq!(emf["AlertsPublished"], 2);
         assert_eq!(emf["ObjectsFailed"], 1);
+        assert_eq!(emf["FunctionName"], "trailwatch-fn");
+        assert_eq!(
+            emf["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "FunctionName"
+        );
         assert_eq!(emf["ProcessingTimeMs"], 42);
         let declared: Vec<&str> = emf["_aws"]["CloudWatchMetrics"][0]["Metrics"]
             .as_array()

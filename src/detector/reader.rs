@@ -17,7 +17,7 @@
 //! - digest files (`digestStartTime` and no `Records`) are [`LogKind::Digest`]: no records, no error.
 
 use flate2::bufread::MultiGzDecoder;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::{self, BufReader, Read};
 
 /// Limits that protect the reader from hostile input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,9 +94,12 @@ pub struct RawRecord<'a> {
     pub index: u64,
 }
 
+/// The input with its first bytes (read to look for the gzip magic) put back in front.
+type Rejoined<R> = io::Chain<io::Take<io::Cursor<[u8; 2]>>, R>;
+
 enum Source<R: Read> {
-    Plain(BufReader<R>),
-    Gzip(Box<MultiGzDecoder<BufReader<R>>>),
+    Plain(BufReader<Rejoined<R>>),
+    Gzip(Box<MultiGzDecoder<BufReader<Rejoined<R>>>>),
 }
 
 impl<R: Read> Read for Source<R> {
@@ -134,12 +137,26 @@ pub struct LogReader<R: Read> {
 impl<R: Read> LogReader<R> {
     /// Opens a log: detects gzip by its magic bytes and reads up to the start of `Records`.
     pub fn open(input: R, cfg: ReaderConfig) -> Result<Self, ReadError> {
-        let mut input = BufReader::with_capacity(64 << 10, input);
-        let head = input.fill_buf().map_err(map_io)?;
-        if head.is_empty() {
+        // Two bytes decide gzip or not. A stream may hand them out one at a time (a network
+        // body can), so read until there are two or the input ends.
+        let mut input = input;
+        let mut magic = [0u8; 2];
+        let mut got = 0;
+        while got < magic.len() {
+            match input.read(&mut magic[got..]) {
+                Ok(0) => break,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(map_io(e)),
+            }
+        }
+        if got == 0 {
             return Err(ReadError::Empty);
         }
-        let src = if head.starts_with(&[0x1f, 0x8b]) {
+        let is_gzip = got == 2 && magic == [0x1f, 0x8b];
+        let rejoined = io::Cursor::new(magic).take(got as u64).chain(input);
+        let input = BufReader::with_capacity(64 << 10, rejoined);
+        let src = if is_gzip {
             Source::Gzip(Box::new(MultiGzDecoder::new(input)))
         } else {
             Source::Plain(input)
@@ -488,20 +505,29 @@ impl<R: Read> LogReader<R> {
             }
             self.buf.resize(grown, 0);
         }
+        // Ask for at most one byte past the ceiling, so a bomb is never inflated further than
+        // that and the stats report what was accepted.
+        let budget = self
+            .cfg
+            .max_decompressed_bytes
+            .saturating_sub(self.stats.decompressed_bytes)
+            .saturating_add(1);
+        let want = (self.buf.len() - self.end).min(usize::try_from(budget).unwrap_or(usize::MAX));
         loop {
-            match self.src.read(&mut self.buf[self.end..]) {
+            match self.src.read(&mut self.buf[self.end..self.end + want]) {
                 Ok(0) => {
                     self.eof = true;
                     break;
                 }
                 Ok(n) => {
-                    self.end += n;
-                    self.stats.decompressed_bytes += n as u64;
-                    if self.stats.decompressed_bytes > self.cfg.max_decompressed_bytes {
+                    if self.stats.decompressed_bytes + n as u64 > self.cfg.max_decompressed_bytes {
+                        self.stats.decompressed_bytes = self.cfg.max_decompressed_bytes;
                         return Err(ReadError::TooLarge {
                             limit: self.cfg.max_decompressed_bytes,
                         });
                     }
+                    self.end += n;
+                    self.stats.decompressed_bytes += n as u64;
                     break;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -558,6 +584,38 @@ mod tests {
         let mut multi = gzip(&LOG[..20]);
         multi.extend(gzip(&LOG[20..]));
         assert_eq!(records(&multi), records(LOG));
+    }
+
+    /// Hands out at most one byte per read, as a slow network body may.
+    struct OneByteAtATime<'a>(&'a [u8]);
+
+    impl Read for OneByteAtATime<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let Some((first, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = *first;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn gzip_is_detected_when_the_stream_hands_out_one_byte_at_a_time() {
+        // Found by the `reader` fuzz target: the magic used to be judged on the first read.
+        for input in [gzip(LOG), LOG.to_vec()] {
+            let mut reader =
+                LogReader::open(OneByteAtATime(&input), ReaderConfig::default()).unwrap();
+            let mut got = Vec::new();
+            while let Some(raw) = reader.next_record().unwrap() {
+                got.push(String::from_utf8(raw.bytes.to_vec()).unwrap());
+            }
+            assert_eq!(got, records(LOG));
+        }
+        assert!(matches!(
+            LogReader::open(OneByteAtATime(&[0x1f]), ReaderConfig::default()),
+            Err(ReadError::NotCloudTrail(_))
+        ));
     }
 
     #[test]

@@ -159,3 +159,53 @@ async fn eleven_alerts_go_out_in_two_batches() {
     assert!(results.iter().all(Result::is_ok));
     assert_eq!(healthy.num_calls(), 2);
 }
+
+#[tokio::test]
+async fn server_errors_are_retried_until_they_succeed() {
+    // Two 503s from the load balancer (no SNS error code in the body), then SNS answers.
+    let failing = mock!(aws_sdk_sns::Client::publish_batch)
+        .sequence()
+        .http_status(503, None)
+        .times(2)
+        .output(|| {
+            // The four alerts go out as entries "0".."3".
+            PublishBatchOutput::builder()
+                .set_successful(Some(
+                    (0..4)
+                        .map(|i| {
+                            PublishBatchResultEntry::builder()
+                                .id(i.to_string())
+                                .message_id("m")
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .set_failed(Some(vec![]))
+                .build()
+        })
+        .build();
+    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&failing]);
+    let results = sink(client).publish(&alerts(4)).await;
+    assert!(
+        results.iter().all(Result::is_ok),
+        "{results:?} after {} calls",
+        failing.num_calls()
+    );
+    assert_eq!(failing.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn an_outage_longer_than_the_retries_is_reported_for_every_alert() {
+    let down = mock!(aws_sdk_sns::Client::publish_batch)
+        .sequence()
+        .http_status(500, None)
+        .times(1000)
+        .build();
+    let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&down]);
+    let results = sink(client).publish(&alerts(3)).await;
+    assert_eq!(results.len(), 3);
+    assert!(
+        results.iter().all(Result::is_err),
+        "every undelivered alert is reported so its object is retried: {results:?}"
+    );
+}

@@ -321,14 +321,15 @@ impl SnsSink {
     }
 }
 
-fn is_retryable_call<E: ProvideErrorMetadata, R>(
-    error: &aws_sdk_sns::error::SdkError<E, R>,
-) -> bool {
+fn is_retryable_call<E: ProvideErrorMetadata>(error: &aws_sdk_sns::error::SdkError<E>) -> bool {
     use aws_sdk_sns::error::SdkError;
     match error {
         SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
             true
         }
+        // A 5xx or 429 is worth retrying whatever its body says (a load balancer's 503 has
+        // no SNS error code at all).
+        SdkError::ServiceError(e) if matches!(e.raw().status().as_u16(), 429 | 500..=599) => true,
         SdkError::ServiceError(e) => matches!(
             e.err().code(),
             Some(

@@ -6,12 +6,14 @@ PYTHON ?= python3
 VENV := .venv
 CARGO ?= cargo
 
-.PHONY: help test test-rust lint fmt venv demo bench build infra-check deploy cdk-deploy load clean
+.PHONY: help test test-rust lint deny fmt venv demo bench build infra-check deploy cdk-deploy load fuzz clean
 
 help:
 	@echo "make demo         run the Lambda locally against moto on 127.0.0.1 (no AWS account)"
 	@echo "make test         the whole test suite: fmt, clippy, unit, sample, integration, infra checks"
 	@echo "make bench        throughput and memory benchmarks (ratios against a baseline)"
+	@echo "make load         1,000 objects / 1,000,000 records through the handler against moto"
+	@echo "make fuzz         cargo-fuzz each target for FUZZ_SECONDS (default 600)"
 	@echo "make build        cargo lambda build --release --arm64"
 	@echo "make deploy       sam build && sam deploy --guided (needs an AWS account)"
 	@echo "make cdk-deploy   cdk deploy (needs an AWS account)"
@@ -37,7 +39,14 @@ lint:
 test-rust: venv
 	TRAILWATCH_REQUIRE_MOTO=1 $(CARGO) test --all-features
 
-test: lint test-rust infra-check
+test: lint deny test-rust infra-check
+
+# Supply chain: licenses, bans and sources always; advisories when the database is reachable.
+deny:
+	scripts/deny.sh
+
+fuzz:
+	scripts/fuzz.sh
 
 infra-check:
 	$(MAKE) -C infra check

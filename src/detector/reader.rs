@@ -437,7 +437,9 @@ impl<R: Read> LogReader<R> {
             i += 1;
         }
         self.pos = i;
-        if discard || !keep {
+        // The size check also applies when the whole value arrived in one read, so the
+        // verdict never depends on how the input was chunked.
+        if discard || !keep || i - origin > self.cfg.max_record_bytes {
             return Ok(None);
         }
         Ok(Some((origin, i)))
@@ -657,6 +659,20 @@ mod tests {
         assert_eq!(stats.skipped_elements, 1);
         // The default limit keeps it.
         assert_eq!(records(input.as_bytes()).len(), 3);
+    }
+
+    #[test]
+    fn the_record_limit_holds_when_the_record_arrives_in_one_read() {
+        // Found by the `reader` fuzz target: the limit used to be checked only on refills.
+        let input =
+            br#"{"Records":[{"a":1},{"big":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},{"b":2}]}"#;
+        let cfg = ReaderConfig {
+            max_record_bytes: 16,
+            ..ReaderConfig::default()
+        };
+        let (recs, stats) = collect(input, cfg).unwrap();
+        assert_eq!(recs, vec![r#"{"a":1}"#, r#"{"b":2}"#]);
+        assert_eq!(stats.skipped_elements, 1);
     }
 
     #[test]

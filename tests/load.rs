@@ -1,0 +1,292 @@
+//! The load run (`make load`; ignored by `cargo test` because it takes minutes): 1,000 log
+//! objects and over 1,000,000 records from the deterministic generator, through the Lambda
+//! handler against moto on 127.0.0.1 with the DynamoDB dedup table on, delivered twice (S3
+//! and SQS deliver at least once). Every expected alert must reach the subscribed queue exactly
+//! once and nothing else may. Prints objects/s, records/s and peak RSS.
+//!
+//! Env: LOAD_OBJECTS (1000), LOAD_OBJECT_BYTES (1,500,000 decompressed), LOAD_INSTANCES (4
+//! concurrent "function instances" sharing the table), LOAD_TRIGGER_EVERY (2000 records).
+
+mod support;
+#[path = "../benches/synth/mod.rs"]
+mod synth;
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_s3::primitives::ByteStream;
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use support::{moto, sdk_config, unique};
+use trailwatch::detector::{Alert, Detector, ReaderConfig, scan_log};
+use trailwatch::lambda::dynamo::DynamoDedupStore;
+use trailwatch::lambda::s3::S3Source;
+use trailwatch::lambda::sns::SnsSink;
+use trailwatch::lambda::{LambdaConfig, Processor};
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Peak resident set of this process so far (Linux), in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Starts a new peak-RSS measurement (Linux: writing 5 to clear_refs resets VmHWM).
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: run with `make load`"]
+async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
+    let objects = env_usize("LOAD_OBJECTS", 1000);
+    let object_bytes = env_usize("LOAD_OBJECT_BYTES", 1_500_000) as u64;
+    let instances = env_usize("LOAD_INSTANCES", 4);
+    let trigger_every = env_usize("LOAD_TRIGGER_EVERY", 2000) as u64;
+
+    let moto = moto().expect("moto server (run `make venv`)");
+    let config = sdk_config(moto).await;
+    let s3 = support::s3(&config);
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let bucket = unique("load-trail");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let topic_arn = sns
+        .create_topic()
+        .name(unique("alerts"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("inbox"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .attributes("RawMessageDelivery", "true")
+        .send()
+        .await
+        .unwrap();
+    let table = unique("dedup");
+    ddb.create_table()
+        .table_name(&table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name("pk")
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .unwrap(),
+        )
+        .key_schema(
+            KeySchemaElement::builder()
+                .attribute_name("pk")
+                .key_type(KeyType::Hash)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+
+    let lambda_config = {
+        let (topic, table) = (topic_arn.clone(), table.clone());
+        LambdaConfig::from_lookup(move |name| match name {
+            "ALERT_TOPIC_ARN" => Some(topic.clone()),
+            "DEDUP_TABLE" => Some(table.clone()),
+            _ => None,
+        })
+        .unwrap()
+    };
+
+    // Generate and upload; the expected alerts are what the pure library finds, one per
+    // (rule, dedup key) since repeats inside a dedup period are suppressed by design.
+    let generation = Instant::now();
+    let detector = Arc::new(Detector::new(&lambda_config.detector).unwrap());
+    let keys: Vec<String> = (0..objects)
+        .map(|i| {
+            format!(
+                "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/111122223333_CloudTrail_us-east-1_20240801T{:04}Z_{i:04}.json.gz",
+                i % 2400
+            )
+        })
+        .collect();
+    let uploads = futures::stream::iter(keys.iter().enumerate().map(|(i, key)| {
+        let (s3, bucket, detector) = (s3.clone(), bucket.clone(), detector.clone());
+        async move {
+            let (body, records, found) = tokio::task::spawn_blocking(move || {
+                let mut gz = Vec::new();
+                synth::generate(&mut gz, object_bytes, 1000 + i as u64, trigger_every).unwrap();
+                let mut found: Vec<(String, String)> = Vec::new();
+                let stats = scan_log(&gz[..], "gen", &detector, ReaderConfig::default(), |a| {
+                    found.push((a.rule_id, a.dedup_key))
+                })
+                .unwrap();
+                (gz, stats.records, found)
+            })
+            .await
+            .unwrap();
+            s3.put_object()
+                .bucket(&bucket)
+                .key(key)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .unwrap();
+            (records, found)
+        }
+    }))
+    .buffer_unordered(4)
+    .collect::<Vec<_>>()
+    .await;
+    let total_records: u64 = uploads.iter().map(|(r, _)| r).sum();
+    let expected: BTreeSet<(String, String)> =
+        uploads.into_iter().flat_map(|(_, found)| found).collect();
+    println!(
+        "generated and uploaded {objects} objects, {total_records} records, {} distinct expected alerts in {:.1}s",
+        expected.len(),
+        generation.elapsed().as_secs_f64()
+    );
+    assert!(
+        !expected.is_empty(),
+        "the generator plants rule-triggering events"
+    );
+
+    // Process: notifications of 10 objects (an SQS batch's worth), `instances` at a time,
+    // each instance its own processor sharing the dedup table. Then everything again.
+    let processors: Vec<_> = (0..instances)
+        .map(|_| {
+            Arc::new(
+                Processor::new(
+                    S3Source::new(s3.clone()),
+                    SnsSink::new(aws_sdk_sns::Client::new(&config), topic_arn.clone()),
+                    DynamoDedupStore::new(ddb.clone(), table.clone(), Duration::from_secs(300)),
+                    lambda_config.clone(),
+                )
+                .unwrap(),
+            )
+        })
+        .collect();
+    let notification = |batch: &[String]| -> Value {
+        let records: Vec<Value> = batch
+            .iter()
+            .map(|key| {
+                json!({"eventVersion": "2.1", "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}})
+            })
+            .collect();
+        json!({ "Records": records })
+    };
+    let mut rounds = Vec::new();
+    for round in ["first delivery", "redelivery"] {
+        reset_peak_rss();
+        let started = Instant::now();
+        let results = futures::stream::iter(keys.chunks(10).enumerate().map(|(n, batch)| {
+            let processor = processors[n % instances].clone();
+            let event = notification(batch);
+            async move { processor.handle(event).await }
+        }))
+        .buffer_unordered(instances)
+        .collect::<Vec<_>>()
+        .await;
+        let elapsed = started.elapsed().as_secs_f64();
+        for r in &results {
+            assert!(r.is_ok(), "{round}: {r:?}");
+        }
+        let published: u64 = results
+            .iter()
+            .map(|r| {
+                r.as_ref().unwrap()["alerts_published"]
+                    .as_u64()
+                    .unwrap_or(0)
+            })
+            .sum();
+        let figures = format!(
+            "{round}: {objects} objects in {elapsed:.1}s = {:.1} objects/s, {:.0} records/s, {published} alerts published, peak RSS {:.1} MiB",
+            objects as f64 / elapsed,
+            total_records as f64 / elapsed,
+            peak_rss_mib()
+        );
+        println!("{figures}");
+        rounds.push((published, figures));
+    }
+    assert_eq!(rounds[1].0, 0, "a redelivery publishes nothing");
+
+    // Read back everything that reached the subscribed queue.
+    let mut delivered: BTreeMap<(String, String), usize> = BTreeMap::new();
+    let mut quiet = 0;
+    while quiet < 3 {
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        let messages = received.messages.unwrap_or_default();
+        if messages.is_empty() {
+            quiet += 1;
+            continue;
+        }
+        quiet = 0;
+        for m in messages {
+            let alert: Alert = serde_json::from_str(m.body().unwrap()).expect("alert JSON");
+            *delivered
+                .entry((alert.rule_id, alert.dedup_key))
+                .or_default() += 1;
+            sqs.delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+    let doubled: Vec<_> = delivered.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(doubled.is_empty(), "delivered more than once: {doubled:?}");
+    let got: BTreeSet<(String, String)> = delivered.into_keys().collect();
+    let missing: Vec<_> = expected.difference(&got).collect();
+    let extra: Vec<_> = got.difference(&expected).collect();
+    assert!(missing.is_empty(), "lost: {missing:?}");
+    assert!(extra.is_empty(), "unexpected: {extra:?}");
+    assert_eq!(rounds[0].0 as usize, expected.len());
+    println!(
+        "RESULT {} expected alerts, each delivered exactly once; {total_records} records; {}",
+        expected.len(),
+        rounds[0].1
+    );
+}

@@ -25,7 +25,7 @@ use trailwatch::detector::{Alert, Detector, ReaderConfig, scan_log};
 use trailwatch::lambda::dynamo::DynamoDedupStore;
 use trailwatch::lambda::s3::S3Source;
 use trailwatch::lambda::sns::SnsSink;
-use trailwatch::lambda::{LambdaConfig, Processor};
+use trailwatch::lambda::{HandlerError, LambdaConfig, Processor};
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -214,28 +214,44 @@ async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
     for round in ["first delivery", "redelivery"] {
         reset_peak_rss();
         let started = Instant::now();
-        let results = futures::stream::iter(keys.chunks(10).enumerate().map(|(n, batch)| {
-            let processor = processors[n % instances].clone();
-            let event = notification(batch);
-            async move { processor.handle(event).await }
-        }))
-        .buffer_unordered(instances)
-        .collect::<Vec<_>>()
-        .await;
-        let elapsed = started.elapsed().as_secs_f64();
-        for r in &results {
-            assert!(r.is_ok(), "{round}: {r:?}");
+        // A batch that fails (another instance holds the claim on one of its alerts, so the
+        // object is retried: the documented behaviour) is delivered again, as SQS does after
+        // the visibility timeout.
+        let mut pending: Vec<(usize, &[String])> = keys.chunks(10).enumerate().collect();
+        let mut published = 0u64;
+        let mut redelivered = 0usize;
+        for pass in 0..10 {
+            if pending.is_empty() {
+                break;
+            }
+            if pass > 0 {
+                redelivered += pending.len();
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            let results = futures::stream::iter(pending.iter().map(|&(n, batch)| {
+                let processor = processors[n % instances].clone();
+                let event = notification(batch);
+                async move { ((n, batch), processor.handle(event).await) }
+            }))
+            .buffer_unordered(instances)
+            .collect::<Vec<_>>()
+            .await;
+            pending = Vec::new();
+            for (batch, result) in results {
+                match result {
+                    Ok(response) => published += response["alerts_published"].as_u64().unwrap_or(0),
+                    Err(HandlerError::Retry { .. }) => pending.push(batch),
+                    Err(other) => panic!("{round}: {other}"),
+                }
+            }
         }
-        let published: u64 = results
-            .iter()
-            .map(|r| {
-                r.as_ref().unwrap()["alerts_published"]
-                    .as_u64()
-                    .unwrap_or(0)
-            })
-            .sum();
+        assert!(
+            pending.is_empty(),
+            "{round}: batches still failing after 10 deliveries"
+        );
+        let elapsed = started.elapsed().as_secs_f64();
         let figures = format!(
-            "{round}: {objects} objects in {elapsed:.1}s = {:.1} objects/s, {:.0} records/s, {published} alerts published, peak RSS {:.1} MiB",
+            "{round}: {objects} objects in {elapsed:.1}s = {:.1} objects/s, {:.0} records/s, {published} alerts published, {redelivered} batches redelivered after a claim race, peak RSS {:.1} MiB",
             objects as f64 / elapsed,
             total_records as f64 / elapsed,
             peak_rss_mib()
@@ -283,9 +299,11 @@ async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
     let extra: Vec<_> = got.difference(&expected).collect();
     assert!(missing.is_empty(), "lost: {missing:?}");
     assert!(extra.is_empty(), "unexpected: {extra:?}");
-    assert_eq!(rounds[0].0 as usize, expected.len());
+    // (The published counters can undercount: a batch answered with Retry had already
+    // published some of its alerts. What reached the queue is the measure.)
+    assert!(rounds[0].0 as usize <= expected.len());
     println!(
-        "RESULT {} expected alerts, each delivered exactly once; {total_records} records; {}",
+        "RESULT {} expected alerts, each delivered exactly once, none extra; {total_records} records; {}",
         expected.len(),
         rounds[0].1
     );

@@ -3,187 +3,22 @@
 
 mod support;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType,
-};
-use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use support::{moto, sdk_config, stratus, unique};
+use support::{Stack, stack, stratus};
 use trailwatch::detector::Alert;
+use trailwatch::lambda::Processor;
 use trailwatch::lambda::dynamo::DynamoDedupStore;
 use trailwatch::lambda::events::ObjectRef;
 use trailwatch::lambda::ports::{DedupStore, FetchError, NoDedupStore, ObjectSource, OpenedObject};
 use trailwatch::lambda::s3::S3Source;
 use trailwatch::lambda::sns::SnsSink;
-use trailwatch::lambda::{LambdaConfig, Processor};
 
 const PREFIX: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/";
 
-struct Stack {
-    config: aws_config::SdkConfig,
-    s3: aws_sdk_s3::Client,
-    sqs: aws_sdk_sqs::Client,
-    ddb: aws_sdk_dynamodb::Client,
-    bucket: String,
-    topic_arn: String,
-    queue_url: String,
-    table: Option<String>,
-}
-
-async fn stack(with_table: bool) -> Option<Stack> {
-    let moto = moto()?;
-    let config = sdk_config(moto).await;
-    let s3 = support::s3(&config);
-    let sns = aws_sdk_sns::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let ddb = aws_sdk_dynamodb::Client::new(&config);
-    let bucket = unique("trail");
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let topic_arn = sns
-        .create_topic()
-        .name(unique("alerts"))
-        .send()
-        .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("alert-inbox"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .unwrap();
-    let table = if with_table {
-        let name = unique("dedup");
-        ddb.create_table()
-            .table_name(&name)
-            .billing_mode(BillingMode::PayPerRequest)
-            .attribute_definitions(
-                AttributeDefinition::builder()
-                    .attribute_name("pk")
-                    .attribute_type(ScalarAttributeType::S)
-                    .build()
-                    .unwrap(),
-            )
-            .key_schema(
-                KeySchemaElement::builder()
-                    .attribute_name("pk")
-                    .key_type(KeyType::Hash)
-                    .build()
-                    .unwrap(),
-            )
-            .send()
-            .await
-            .unwrap();
-        Some(name)
-    } else {
-        None
-    };
-    Some(Stack {
-        config,
-        s3,
-        sqs,
-        ddb,
-        bucket,
-        topic_arn,
-        queue_url,
-        table,
-    })
-}
-
 impl Stack {
-    fn lambda_config(&self) -> LambdaConfig {
-        let topic = self.topic_arn.clone();
-        let table = self.table.clone();
-        LambdaConfig::from_lookup(move |name| match name {
-            "ALERT_TOPIC_ARN" => Some(topic.clone()),
-            "DEDUP_TABLE" => table.clone(),
-            _ => None,
-        })
-        .unwrap()
-    }
-
-    fn sink(&self) -> SnsSink {
-        SnsSink::new(
-            aws_sdk_sns::Client::new(&self.config),
-            self.topic_arn.clone(),
-        )
-    }
-
-    fn dedup(&self) -> DynamoDedupStore {
-        DynamoDedupStore::new(
-            self.ddb.clone(),
-            self.table.clone().expect("stack has a table"),
-            Duration::from_secs(300),
-        )
-    }
-
-    fn processor(&self) -> Processor<S3Source, SnsSink, NoDedupStore> {
-        Processor::new(
-            S3Source::new(self.s3.clone()),
-            self.sink(),
-            NoDedupStore,
-            self.lambda_config(),
-        )
-        .unwrap()
-    }
-
-    fn processor_with_table(&self) -> Processor<S3Source, SnsSink, DynamoDedupStore> {
-        Processor::new(
-            S3Source::new(self.s3.clone()),
-            self.sink(),
-            self.dedup(),
-            self.lambda_config(),
-        )
-        .unwrap()
-    }
-
-    async fn upload(&self, key: &str, body: Vec<u8>) {
-        self.s3
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(ByteStream::from(body))
-            .send()
-            .await
-            .unwrap();
-    }
-
-    fn s3_notification(&self, keys: &[&str]) -> Value {
-        let records: Vec<Value> = keys
-            .iter()
-            .map(|key| {
-                // S3 form-encodes keys in notifications.
-                let encoded = key.replace('%', "%25").replace('+', "%2B").replace(' ', "+");
-                json!({"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
-                    "s3": {"bucket": {"name": self.bucket}, "object": {"key": encoded, "size": 1234}}})
-            })
-            .collect();
-        json!({ "Records": records })
-    }
-
     /// Everything that reached the alert queue, waiting for `expected` deliveries and then
     /// making sure nothing else follows.
     async fn deliveries(&self, expected: usize) -> Vec<Delivery> {

@@ -11,21 +11,13 @@ mod support;
 #[path = "../benches/synth/mod.rs"]
 mod synth;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
-use aws_sdk_s3::primitives::ByteStream;
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use support::{moto, sdk_config, unique};
 use trailwatch::detector::{Alert, Detector, ReaderConfig, scan_log};
-use trailwatch::lambda::dynamo::DynamoDedupStore;
-use trailwatch::lambda::s3::S3Source;
-use trailwatch::lambda::sns::SnsSink;
-use trailwatch::lambda::{HandlerError, LambdaConfig, Processor};
+use trailwatch::lambda::HandlerError;
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -57,79 +49,10 @@ async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
     let instances = env_usize("LOAD_INSTANCES", 4);
     let trigger_every = env_usize("LOAD_TRIGGER_EVERY", 2000) as u64;
 
-    let moto = moto().expect("moto server (run `make venv`)");
-    let config = sdk_config(moto).await;
-    let s3 = support::s3(&config);
-    let sns = aws_sdk_sns::Client::new(&config);
-    let sqs = aws_sdk_sqs::Client::new(&config);
-    let ddb = aws_sdk_dynamodb::Client::new(&config);
-    let bucket = unique("load-trail");
-    s3.create_bucket().bucket(&bucket).send().await.unwrap();
-    let topic_arn = sns
-        .create_topic()
-        .name(unique("alerts"))
-        .send()
+    let stack = support::stack(true)
         .await
-        .unwrap()
-        .topic_arn
-        .unwrap();
-    let queue_url = sqs
-        .create_queue()
-        .queue_name(unique("inbox"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(&topic_arn)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .attributes("RawMessageDelivery", "true")
-        .send()
-        .await
-        .unwrap();
-    let table = unique("dedup");
-    ddb.create_table()
-        .table_name(&table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name("pk")
-                .attribute_type(ScalarAttributeType::S)
-                .build()
-                .unwrap(),
-        )
-        .key_schema(
-            KeySchemaElement::builder()
-                .attribute_name("pk")
-                .key_type(KeyType::Hash)
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
-
-    let lambda_config = {
-        let (topic, table) = (topic_arn.clone(), table.clone());
-        LambdaConfig::from_lookup(move |name| match name {
-            "ALERT_TOPIC_ARN" => Some(topic.clone()),
-            "DEDUP_TABLE" => Some(table.clone()),
-            _ => None,
-        })
-        .unwrap()
-    };
+        .expect("moto server (run `make venv`)");
+    let lambda_config = stack.lambda_config();
 
     // Generate and upload; the expected alerts are what the pure library finds, one per
     // (rule, dedup key) since repeats inside a dedup period are suppressed by design.
@@ -143,8 +66,9 @@ async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
             )
         })
         .collect();
+    let stack = Arc::new(stack);
     let uploads = futures::stream::iter(keys.iter().enumerate().map(|(i, key)| {
-        let (s3, bucket, detector) = (s3.clone(), bucket.clone(), detector.clone());
+        let (stack, detector) = (stack.clone(), detector.clone());
         async move {
             let (body, records, found) = tokio::task::spawn_blocking(move || {
                 let mut gz = Vec::new();
@@ -158,13 +82,7 @@ async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
             })
             .await
             .unwrap();
-            s3.put_object()
-                .bucket(&bucket)
-                .key(key)
-                .body(ByteStream::from(body))
-                .send()
-                .await
-                .unwrap();
+            stack.upload(key, body).await;
             (records, found)
         }
     }))
@@ -187,29 +105,8 @@ async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
     // Process: notifications of 10 objects (an SQS batch's worth), `instances` at a time,
     // each instance its own processor sharing the dedup table. Then everything again.
     let processors: Vec<_> = (0..instances)
-        .map(|_| {
-            Arc::new(
-                Processor::new(
-                    S3Source::new(s3.clone()),
-                    SnsSink::new(aws_sdk_sns::Client::new(&config), topic_arn.clone()),
-                    DynamoDedupStore::new(ddb.clone(), table.clone(), Duration::from_secs(300)),
-                    lambda_config.clone(),
-                )
-                .unwrap(),
-            )
-        })
+        .map(|_| Arc::new(stack.processor_with_table()))
         .collect();
-    let notification = |batch: &[String]| -> Value {
-        let records: Vec<Value> = batch
-            .iter()
-            .map(|key| {
-                json!({"eventVersion": "2.1", "eventSource": "aws:s3",
-                "eventName": "ObjectCreated:Put",
-                "s3": {"bucket": {"name": bucket}, "object": {"key": key, "size": 1}}})
-            })
-            .collect();
-        json!({ "Records": records })
-    };
     let mut rounds = Vec::new();
     for round in ["first delivery", "redelivery"] {
         reset_peak_rss();
@@ -230,7 +127,8 @@ async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
             }
             let results = futures::stream::iter(pending.iter().map(|&(n, batch)| {
                 let processor = processors[n % instances].clone();
-                let event = notification(batch);
+                let keys: Vec<&str> = batch.iter().map(String::as_str).collect();
+                let event = stack.s3_notification(&keys);
                 async move { ((n, batch), processor.handle(event).await) }
             }))
             .buffer_unordered(instances)
@@ -265,9 +163,10 @@ async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
     let mut delivered: BTreeMap<(String, String), usize> = BTreeMap::new();
     let mut quiet = 0;
     while quiet < 3 {
-        let received = sqs
+        let received = stack
+            .sqs
             .receive_message()
-            .queue_url(&queue_url)
+            .queue_url(&stack.queue_url)
             .max_number_of_messages(10)
             .wait_time_seconds(1)
             .send()
@@ -280,12 +179,16 @@ async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
         }
         quiet = 0;
         for m in messages {
-            let alert: Alert = serde_json::from_str(m.body().unwrap()).expect("alert JSON");
+            let envelope: Value = serde_json::from_str(m.body().unwrap()).expect("SNS envelope");
+            let alert: Alert =
+                serde_json::from_str(envelope["Message"].as_str().unwrap()).expect("alert JSON");
             *delivered
                 .entry((alert.rule_id, alert.dedup_key))
                 .or_default() += 1;
-            sqs.delete_message()
-                .queue_url(&queue_url)
+            stack
+                .sqs
+                .delete_message()
+                .queue_url(&stack.queue_url)
                 .receipt_handle(m.receipt_handle.unwrap())
                 .send()
                 .await

@@ -3,12 +3,22 @@
 #![allow(dead_code)]
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::{Value, json};
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+use trailwatch::lambda::dynamo::DynamoDedupStore;
+use trailwatch::lambda::ports::NoDedupStore;
+use trailwatch::lambda::s3::S3Source;
+use trailwatch::lambda::sns::SnsSink;
+use trailwatch::lambda::{LambdaConfig, Processor};
 
 /// A running moto server.
 pub struct Moto {
@@ -111,4 +121,170 @@ pub fn stratus(name: &str) -> Vec<u8> {
             .join(format!("{name}.json.gz")),
     )
     .unwrap()
+}
+
+/// One test's resources on moto: a trail bucket, an alert topic with a queue subscribed to
+/// it, and (optionally) a dedup table.
+pub struct Stack {
+    pub config: aws_config::SdkConfig,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub ddb: aws_sdk_dynamodb::Client,
+    pub bucket: String,
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub table: Option<String>,
+}
+
+/// Creates a stack on the test binary's moto server; `None` when moto is not installed.
+pub async fn stack(with_table: bool) -> Option<Stack> {
+    let moto = moto()?;
+    let config = sdk_config(moto).await;
+    let s3 = s3(&config);
+    let sns = aws_sdk_sns::Client::new(&config);
+    let sqs = aws_sdk_sqs::Client::new(&config);
+    let ddb = aws_sdk_dynamodb::Client::new(&config);
+    let bucket = unique("trail");
+    s3.create_bucket().bucket(&bucket).send().await.unwrap();
+    let topic_arn = sns
+        .create_topic()
+        .name(unique("alerts"))
+        .send()
+        .await
+        .unwrap()
+        .topic_arn
+        .unwrap();
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(unique("alert-inbox"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
+        .clone();
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(queue_arn)
+        .send()
+        .await
+        .unwrap();
+    let table = if with_table {
+        let name = unique("dedup");
+        ddb.create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .attribute_definitions(
+                AttributeDefinition::builder()
+                    .attribute_name("pk")
+                    .attribute_type(ScalarAttributeType::S)
+                    .build()
+                    .unwrap(),
+            )
+            .key_schema(
+                KeySchemaElement::builder()
+                    .attribute_name("pk")
+                    .key_type(KeyType::Hash)
+                    .build()
+                    .unwrap(),
+            )
+            .send()
+            .await
+            .unwrap();
+        Some(name)
+    } else {
+        None
+    };
+    Some(Stack {
+        config,
+        s3,
+        sqs,
+        ddb,
+        bucket,
+        topic_arn,
+        queue_url,
+        table,
+    })
+}
+
+impl Stack {
+    pub fn lambda_config(&self) -> LambdaConfig {
+        let topic = self.topic_arn.clone();
+        let table = self.table.clone();
+        LambdaConfig::from_lookup(move |name| match name {
+            "ALERT_TOPIC_ARN" => Some(topic.clone()),
+            "DEDUP_TABLE" => table.clone(),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    pub fn sink(&self) -> SnsSink {
+        SnsSink::new(
+            aws_sdk_sns::Client::new(&self.config),
+            self.topic_arn.clone(),
+        )
+    }
+
+    pub fn dedup(&self) -> DynamoDedupStore {
+        DynamoDedupStore::new(
+            self.ddb.clone(),
+            self.table.clone().expect("stack has a table"),
+            Duration::from_secs(300),
+        )
+    }
+
+    pub fn processor(&self) -> Processor<S3Source, SnsSink, NoDedupStore> {
+        Processor::new(
+            S3Source::new(self.s3.clone()),
+            self.sink(),
+            NoDedupStore,
+            self.lambda_config(),
+        )
+        .unwrap()
+    }
+
+    pub fn processor_with_table(&self) -> Processor<S3Source, SnsSink, DynamoDedupStore> {
+        Processor::new(
+            S3Source::new(self.s3.clone()),
+            self.sink(),
+            self.dedup(),
+            self.lambda_config(),
+        )
+        .unwrap()
+    }
+
+    pub async fn upload(&self, key: &str, body: Vec<u8>) {
+        self.s3
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(body))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    pub fn s3_notification(&self, keys: &[&str]) -> Value {
+        let records: Vec<Value> = keys
+            .iter()
+            .map(|key| {
+                // S3 form-encodes keys in notifications.
+                let encoded = key.replace('%', "%25").replace('+', "%2B").replace(' ', "+");
+                json!({"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+                    "s3": {"bucket": {"name": self.bucket}, "object": {"key": encoded, "size": 1234}}})
+            })
+            .collect();
+        json!({ "Records": records })
+    }
 }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use std::io::{self, Read, Write};
 use trailwatch::detector::arn::is_account_id;
 use trailwatch::detector::policy::PolicyAnalysis;
-use trailwatch::detector::text::clean;
+use trailwatch::detector::text::{clean, is_unsafe};
 use trailwatch::detector::{Detector, DetectorConfig, LogReader, ReaderConfig, scan_log};
 
 /// Same seed every run: a failure here reproduces on any machine.
@@ -214,11 +214,11 @@ fn cleaned_text_is_bounded_and_has_no_control_or_bidi_characters() {
         .run(&(any::<String>(), 1usize..200), |(s, max)| {
             let out = clean(&s, max);
             prop_assert!(out.chars().count() <= max + 1);
-            let unsafe_char = |c: char| {
-                c.is_control()
-                    || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-            };
-            prop_assert!(!out.chars().any(unsafe_char), "unsafe character left in {:?}", out);
+            prop_assert!(
+                !out.chars().any(is_unsafe),
+                "unsafe character left in {:?}",
+                out
+            );
             Ok(())
         })
         .unwrap();

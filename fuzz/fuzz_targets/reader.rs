@@ -51,8 +51,17 @@ fuzz_target!(|data: &[u8]| {
     let whole = frame(&input[..], cfg);
     // Chunk-boundary independence: the same object read in small pieces frames identically.
     if piece != usize::MAX {
-        let trickled = frame(Trickle { data: &input, chunk: piece }, cfg);
-        assert_eq!(whole, trickled, "framing depends on read boundaries (piece {piece})");
+        let trickled = frame(
+            Trickle {
+                data: &input,
+                chunk: piece,
+            },
+            cfg,
+        );
+        assert_eq!(
+            whole, trickled,
+            "framing depends on read boundaries (piece {piece})"
+        );
     }
     // Well-formed JSON frames into well-formed records and is never reported as corrupt.
     if serde_json::from_slice::<serde_json::Value>(payload).is_ok() {
@@ -65,7 +74,10 @@ fuzz_target!(|data: &[u8]| {
         }
     }
     let _ = scan_and_check(
-        Trickle { data: &input, chunk: piece },
+        Trickle {
+            data: &input,
+            chunk: piece,
+        },
         detector,
         cfg,
         &whole,

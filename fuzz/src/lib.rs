@@ -2,6 +2,7 @@
 //! and the Lambda do, and the invariants every run must keep.
 
 use std::io::{self, Read};
+use trailwatch::detector::text::is_unsafe;
 use trailwatch::detector::{
     Alert, Detector, DetectorConfig, LogReader, ReadError, ReaderConfig, ScanError, ScanStats,
     scan_log,
@@ -98,10 +99,17 @@ pub fn frame(input: impl Read, cfg: ReaderConfig) -> Framed {
     assert!(stats.decompressed_bytes <= cfg.max_decompressed_bytes);
     let accounted = stats.skipped_elements + out.records.len() as u64;
     if out.error.is_none() {
-        assert_eq!(accounted, stats.elements, "every element is a record or skipped");
+        assert_eq!(
+            accounted, stats.elements,
+            "every element is a record or skipped"
+        );
     } else {
         // The element being framed when the error came is counted but is neither.
-        assert!(stats.elements - accounted <= 1, "{accounted} of {} elements", stats.elements);
+        assert!(
+            stats.elements - accounted <= 1,
+            "{accounted} of {} elements",
+            stats.elements
+        );
     }
     out.elements = stats.elements;
     out.skipped_elements = stats.skipped_elements;
@@ -116,7 +124,7 @@ pub fn check_alert(alert: &Alert) {
         alert.summary.chars().count()
     );
     assert!(
-        !alert.summary.chars().any(is_unsafe_char),
+        !alert.summary.chars().any(is_unsafe),
         "control or invisible character in summary: {:?}",
         alert.summary
     );
@@ -125,15 +133,9 @@ pub fn check_alert(alert: &Alert) {
     assert_eq!(back["rule_id"], alert.rule_id.as_str());
     let text = alert.to_text();
     assert!(
-        !text.chars().any(|c| c != '\n' && is_unsafe_char(c)),
+        !text.chars().any(|c| c != '\n' && is_unsafe(c)),
         "control character in the text rendering"
     );
-}
-
-/// Characters `text::clean` promises to escape.
-pub fn is_unsafe_char(c: char) -> bool {
-    c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// Runs `scan_log` and checks every alert and the counters against the bare reader's framing.

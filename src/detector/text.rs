@@ -6,7 +6,7 @@ pub fn clean(s: &str, max_chars: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max_chars * 2));
     let mut count = 0;
     for c in s.chars() {
-        let piece: String = if c.is_control() || is_invisible_format(c) {
+        let piece: String = if is_unsafe(c) {
             c.escape_unicode().to_string()
         } else {
             c.to_string()
@@ -22,9 +22,11 @@ pub fn clean(s: &str, max_chars: usize) -> String {
     out
 }
 
-/// Bidi overrides and zero-width characters that can make text read differently than it is.
-fn is_invisible_format(c: char) -> bool {
-    matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+/// Characters `clean` escapes: control characters, and the bidi overrides and zero-width
+/// characters that can make text read differently than it is.
+pub fn is_unsafe(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 #[cfg(test)]

@@ -25,13 +25,19 @@ export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing AWS_SESSION_TOKEN
 export AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT"
 
+# Polls a loopback port every 0.2 s, at most TRIES times.
+wait_for_port() {
+  local port=$1 tries=$2
+  for _ in $(seq "$tries"); do
+    .venv/bin/python -c "import socket; socket.create_connection(('127.0.0.1',$port),1)" 2>/dev/null && return
+    sleep 0.2
+  done
+}
+
 echo "==> starting moto server on 127.0.0.1:$MOTO_PORT"
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 100); do
-  .venv/bin/python -c "import socket; socket.create_connection(('127.0.0.1',$MOTO_PORT),1)" 2>/dev/null && break
-  sleep 0.2
-done
+wait_for_port "$MOTO_PORT" 100
 
 echo "==> creating the trail bucket, alert topic and a subscribed queue; uploading sample logs"
 TOPIC_ARN=$(.venv/bin/python scripts/demo_aws.py setup)
@@ -45,10 +51,7 @@ cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" \
   --env-var "AWS_REGION=us-east-1,AWS_EC2_METADATA_DISABLED=true,RUST_LOG=info" \
   >"$WORK/watch.log" 2>&1 &
 PIDS+=($!)
-for _ in $(seq 300); do
-  .venv/bin/python -c "import socket; socket.create_connection(('127.0.0.1',$LAMBDA_PORT),1)" 2>/dev/null && break
-  sleep 0.2
-done
+wait_for_port "$LAMBDA_PORT" 300
 
 echo "==> invoking with events/demo-s3-notification.json (6 objects: 5 logs, 1 digest)"
 cargo lambda invoke -A 127.0.0.1 -P "$LAMBDA_PORT" trailwatch-lambda \

@@ -45,6 +45,16 @@ export const CHECKOV_ANSWERS = {
   CKV_AWS_173: 'Environment variables hold ARNs, account ids and settings, no secrets; Lambda encrypts them with its service key.',
 } as const;
 
+/** What both buckets of a new trail share: private, encrypted, TLS-only, versioned, kept. */
+const PRIVATE_BUCKET: s3.BucketProps = {
+  encryption: s3.BucketEncryption.S3_MANAGED,
+  blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
+  objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+  enforceSSL: true,
+  versioned: true,
+  removalPolicy: cdk.RemovalPolicy.RETAIN,
+};
+
 function answerCheckov(construct: Construct, ids: (keyof typeof CHECKOV_ANSWERS)[]): void {
   const resource = (construct.node.defaultChild ?? construct) as cdk.CfnResource;
   resource.cfnOptions.metadata = {
@@ -320,24 +330,14 @@ export class TrailwatchStack extends cdk.Stack {
   /** The multi-region trail, its private bucket and the bucket's access-log bucket. */
   private newTrail(s: TrailwatchSettings): s3.Bucket {
     const accessLogs = new s3.Bucket(this, 'AccessLogBucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      versioned: true,
-      removalPolicy: cdk.RemovalPolicy.RETAIN,
+      ...PRIVATE_BUCKET,
       lifecycleRules: [
         { id: 'expire-access-logs', expiration: cdk.Duration.days(s.logExpirationDays),
           noncurrentVersionExpiration: cdk.Duration.days(30) },
       ],
     });
     const bucket = new s3.Bucket(this, 'TrailBucket', {
-      encryption: s3.BucketEncryption.S3_MANAGED,
-      blockPublicAccess: s3.BlockPublicAccess.BLOCK_ALL,
-      objectOwnership: s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-      enforceSSL: true,
-      versioned: true,
-      removalPolicy: cdk.RemovalPolicy.RETAIN,
+      ...PRIVATE_BUCKET,
       serverAccessLogsBucket: accessLogs,
       serverAccessLogsPrefix: 'trail-bucket/',
       lifecycleRules: [

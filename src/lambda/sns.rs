@@ -402,6 +402,12 @@ fn is_retryable_call<E: ProvideErrorMetadata>(error: &aws_sdk_sns::error::SdkErr
                     | "InternalFailure"
                     | "ServiceUnavailable"
                     | "KMSThrottling"
+                    // Pass with time: refreshed credentials, a topic key re-enabled.
+                    | "ExpiredToken"
+                    | "ExpiredTokenException"
+                    | "RequestExpired"
+                    | "KMSDisabled"
+                    | "KMSInvalidState"
             )
         ),
         _ => false,

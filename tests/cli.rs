@@ -218,3 +218,216 @@ fn rules_lists_the_catalogue() {
             .all(|r| r["mitre_attack"].as_array().is_some_and(|a| !a.is_empty()))
     );
 }
+
+/// A fresh directory under the system temp dir, removed at the end of the test.
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new(name: &str) -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("trailwatch-cli-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    fn put(&self, rel: &str, fixture_name: &str) -> PathBuf {
+        let path = self.0.join(rel);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::copy(fixture(fixture_name), &path).unwrap();
+        path
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = Command::new("chmod")
+            .arg("-R")
+            .arg("u+rwx")
+            .arg(&self.0)
+            .status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+const AMI: &str = "stratus/aws.exfiltration.ec2-share-ami.json.gz";
+const RDS: &str = "stratus/aws.exfiltration.rds-share-snapshot.json.gz";
+
+/// Runs `cmd`, failing the test instead of hanging when it does not finish within 60 s.
+fn run_bounded(mut cmd: Command) -> Output {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("trailwatch hung");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
+#[test]
+fn a_fifo_found_in_a_walk_is_skipped_with_a_warning() {
+    let dir = TempDir::new("fifo");
+    dir.put("a/share.json.gz", AMI);
+    mkfifo(&dir.0.join("a/trap.json.gz"));
+    let mut cmd = bin();
+    cmd.args(["scan", dir.0.to_str().unwrap()]);
+    let out = run_bounded(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stdout_alerts(&out).len(), 1);
+    assert!(
+        stderr.contains("trap.json.gz: not a regular file"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_pipe_named_on_the_command_line_is_read_as_a_stream() {
+    let dir = TempDir::new("pipe");
+    let pipe = dir.0.join("from-s3");
+    mkfifo(&pipe);
+    let writer_end = pipe.clone();
+    let writer = std::thread::spawn(move || {
+        let body = std::fs::read(fixture(AMI)).unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(writer_end)
+            .unwrap()
+            .write_all(&body)
+            .unwrap();
+    });
+    let mut cmd = bin();
+    cmd.args(["scan", pipe.to_str().unwrap()]);
+    let out = run_bounded(cmd);
+    writer.join().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(stdout_alerts(&out).len(), 1);
+}
+
+#[test]
+fn an_unreadable_subdirectory_is_reported_and_the_rest_is_scanned() {
+    let dir = TempDir::new("unreadable");
+    dir.put("locked/x.json.gz", RDS);
+    dir.put("open/share.json.gz", AMI);
+    let locked = dir.0.join("locked");
+    assert!(
+        Command::new("chmod")
+            .arg("000")
+            .arg(&locked)
+            .status()
+            .unwrap()
+            .success()
+    );
+    // Permissions do not bind root: run as nobody there (the files are world-readable).
+    let mut cmd = if unsafe_is_root() {
+        let _ = Command::new("chmod").arg("755").arg(&dir.0).status();
+        let _ = Command::new("chmod")
+            .arg("755")
+            .arg(dir.0.join("open"))
+            .status();
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_trailwatch"));
+        c
+    } else {
+        bin()
+    };
+    cmd.args(["scan", dir.0.to_str().unwrap()]);
+    let out = run_bounded(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    let alerts = stdout_alerts(&out);
+    assert_eq!(alerts.len(), 1, "{stderr}");
+    assert_eq!(alerts[0]["details"]["resource_type"], "ami");
+    assert!(stderr.contains("locked: "), "{stderr}");
+    assert!(stderr.contains("1 errors"), "{stderr}");
+}
+
+/// Root or not, without a libc dependency: root may read a directory with mode 000.
+fn unsafe_is_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next().map(|u| u == "0"))
+        .unwrap_or(false)
+}
+
+#[test]
+fn two_gzip_logs_concatenated_are_both_scanned() {
+    let dir = TempDir::new("concat");
+    let mut both = std::fs::read(fixture(AMI)).unwrap();
+    both.extend(std::fs::read(fixture(RDS)).unwrap());
+    let path = dir.0.join("both.json.gz");
+    std::fs::write(&path, both).unwrap();
+    let out = run(&["scan", path.to_str().unwrap()]);
+    let kinds: Vec<String> = stdout_alerts(&out)
+        .iter()
+        .map(|a| a["details"]["resource_type"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        kinds,
+        vec!["ami", "rds-snapshot"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn symlinked_directories_are_followed_once_and_loops_end() {
+    let dir = TempDir::new("symlinks");
+    let outside = TempDir::new("symlinks-outside");
+    dir.put("real/share.json.gz", AMI);
+    outside.put("rds.json.gz", RDS);
+    std::os::unix::fs::symlink(dir.0.join("real"), dir.0.join("again")).unwrap();
+    std::os::unix::fs::symlink(&dir.0, dir.0.join("real/loop")).unwrap();
+    std::os::unix::fs::symlink(&outside.0, dir.0.join("elsewhere")).unwrap();
+    let mut cmd = bin();
+    cmd.args(["scan", dir.0.to_str().unwrap()]);
+    let out = run_bounded(cmd);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let mut kinds: Vec<String> = stdout_alerts(&out)
+        .iter()
+        .map(|a| a["details"]["resource_type"].as_str().unwrap().to_owned())
+        .collect();
+    kinds.sort();
+    // The AMI log is reachable twice (real/ and again/) and scanned once.
+    assert_eq!(kinds, vec!["ami", "rds-snapshot"], "{stderr}");
+    assert!(stderr.contains("already scanned"), "{stderr}");
+}
+
+#[test]
+fn file_names_on_stderr_cannot_forge_lines_or_escapes() {
+    let dir = TempDir::new("names");
+    let name = "x.json\ntrailwatch: 0 files, 0 alerts\u{1b}[2K\u{2028}.json";
+    std::fs::write(dir.0.join(name), b"not json").unwrap();
+    let out = run(&["scan", dir.0.to_str().unwrap()]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+    assert!(!stderr.contains('\u{2028}'), "{stderr:?}");
+    assert!(
+        stderr.lines().all(|l| l.starts_with("trailwatch: ")),
+        "{stderr:?}"
+    );
+    assert!(
+        !stderr.lines().any(|l| l.starts_with("trailwatch: 0 files")),
+        "a forged summary line: {stderr:?}"
+    );
+}

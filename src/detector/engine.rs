@@ -9,6 +9,7 @@ use crate::detector::rule::{
     FailedCalls, NameMatch, Rule, RuleContext, RuleMeta, Severity, Unevaluable,
 };
 use crate::detector::rules::CATALOGUE;
+use crate::detector::skim::{Skim, skim};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 
@@ -270,7 +271,7 @@ impl<F: FnMut(Alert)> ScanSink for AlertsOnly<F> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanStats {
     pub kind: LogKind,
-    /// Records parsed and examined.
+    /// Records read and fully evaluated (including those no rule wanted).
     pub records: u64,
     /// Elements of `Records` that were not fully evaluated: not an object, unparsable, too
     /// big, or a record some interested rule could not judge.
@@ -349,9 +350,15 @@ pub fn scan_log_to<R: Read>(
         };
         report_unread_elements(next_index..raw.index, &mut sink);
         next_index = raw.index + 1;
+        // Most records interest no rule: decide that from a skim, without the full parse.
+        if let Skim::Known { source, name } = skim(raw.bytes)
+            && !detector.wants(source, name)
+        {
+            stats.records += 1;
+            continue;
+        }
         match Record::from_slice(raw.bytes) {
             Ok(record) => {
-                stats.records += 1;
                 log.record_index = raw.index;
                 let verdict = detector.evaluate(&record, &log, &mut alerts);
                 for alert in alerts.drain(..) {
@@ -359,6 +366,7 @@ pub fn scan_log_to<R: Read>(
                     sink.alert(alert);
                 }
                 if let Err(failure) = verdict {
+                    // Read, but not fully evaluated: counted once, as skipped.
                     stats.skipped_records += 1;
                     sink.skipped(SkippedRecord {
                         record_index: raw.index,
@@ -366,6 +374,8 @@ pub fn scan_log_to<R: Read>(
                         event_name: record.event_name.as_deref().map(str::to_owned),
                         reason: failure.to_string(),
                     });
+                } else {
+                    stats.records += 1;
                 }
             }
             Err(error) => {

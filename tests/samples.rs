@@ -166,7 +166,9 @@ fn fired(record: &Value, trusted: &[String]) -> BTreeSet<String> {
     let bytes = serde_json::to_vec(record).unwrap();
     let parsed = Record::from_slice(&bytes).unwrap();
     let mut alerts = Vec::new();
-    detector.evaluate(&parsed, &LogObject::default(), &mut alerts);
+    // A rule that cannot judge a record (Panther's "Null Request Parameters" case) raises no
+    // alert; the scan counts it as skipped (see the engine's tests).
+    let _ = detector.evaluate(&parsed, &LogObject::default(), &mut alerts);
     alerts.into_iter().map(|a| a.rule_id).collect()
 }
 

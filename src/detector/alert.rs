@@ -65,6 +65,9 @@ pub struct Alert {
     pub event_time: Option<String>,
     pub event_name: String,
     pub event_source: String,
+    /// `errorCode` (else `errorMessage`) when the call failed: an attempt, not a change.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
     /// The account the event happened in (`recipientAccountId`).
     pub account_id: Option<String>,
     pub region: Option<String>,
@@ -121,13 +124,14 @@ impl Alert {
         Alert {
             rule_id: meta.id.to_owned(),
             title: meta.title.to_owned(),
-            severity: meta.severity,
+            severity: finding.severity.unwrap_or(meta.severity),
             risk_score: meta.risk_score,
             summary: clean(&finding.summary, 600),
             event_id: owned(record.event_id.as_deref()),
             event_time: owned(record.event_time.as_deref()),
             event_name: record.name().to_owned(),
             event_source: record.source().to_owned(),
+            error_code: record.error().map(|e| clean(e, 200)),
             account_id,
             region: owned(record.aws_region.as_deref()),
             actor,

@@ -5,8 +5,11 @@ use crate::detector::alert::{Alert, LogObject};
 use crate::detector::arn::is_account_id;
 use crate::detector::reader::{LogKind, LogReader, ReadError, ReaderConfig};
 use crate::detector::record::Record;
-use crate::detector::rule::{NameMatch, Rule, RuleContext, RuleMeta, Severity};
+use crate::detector::rule::{
+    FailedCalls, NameMatch, Rule, RuleContext, RuleMeta, Severity, Unevaluable,
+};
 use crate::detector::rules::CATALOGUE;
+use crate::detector::skim::{Skim, skim};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 
@@ -181,27 +184,97 @@ impl Detector {
         })
     }
 
-    /// Runs the interested rules over one record, appending alerts to `out`.
-    pub fn evaluate(&self, record: &Record<'_>, log: &LogObject, out: &mut Vec<Alert>) {
+    /// Runs the interested rules over one record, appending alerts to `out`. Every interested
+    /// rule runs; the first that could not judge the record is returned as the error, so the
+    /// caller counts the record as skipped even when another rule raised an alert.
+    pub fn evaluate(
+        &self,
+        record: &Record<'_>,
+        log: &LogObject,
+        out: &mut Vec<Alert>,
+    ) -> Result<(), RuleFailure> {
         if !self.wants(record.source(), record.name()) {
-            return;
+            return Ok(());
         }
+        let mut first_failure = None;
         for i in self.interested(record.source(), record.name()) {
             let rule = self.rules[i];
-            if let Some(finding) = rule.evaluate(record, &self.ctx) {
-                out.push(Alert::new(rule.meta(), finding, record, log.clone()));
+            let meta = rule.meta();
+            if !sees(meta, record) {
+                continue;
+            }
+            match rule.evaluate(record, &self.ctx) {
+                Ok(Some(finding)) => out.push(Alert::new(meta, finding, record, log.clone())),
+                Ok(None) => {}
+                Err(error) => {
+                    first_failure.get_or_insert(RuleFailure {
+                        rule_id: meta.id,
+                        error,
+                    });
+                }
             }
         }
+        first_failure.map_or(Ok(()), Err)
     }
+}
+
+/// Whether a rule is asked about a record the index routed to it: failed calls only reach
+/// rules that evaluate them.
+pub(crate) fn sees(meta: &RuleMeta, record: &Record<'_>) -> bool {
+    meta.failed_calls == FailedCalls::Evaluate || !record.failed()
+}
+
+/// A rule that could not judge a record, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("rule {rule_id}: {error}")]
+pub struct RuleFailure {
+    /// The rule that gave up.
+    pub rule_id: &'static str,
+    /// What it could not read.
+    #[source]
+    pub error: Unevaluable,
+}
+
+/// A record that was not fully evaluated: counted in [`ScanStats::skipped_records`] and
+/// reported to the [`ScanSink`] so adapters can log it with its event id.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedRecord {
+    /// Position of the element in the log's `Records` array.
+    pub record_index: u64,
+    /// `eventID`, when the record could be read that far.
+    pub event_id: Option<String>,
+    /// `eventName`, when the record could be read that far.
+    pub event_name: Option<String>,
+    /// Why it was skipped, in words.
+    pub reason: String,
+}
+
+/// Where [`scan_log_to`] sends what it finds.
+pub trait ScanSink {
+    /// An alert, as soon as its record is read.
+    fn alert(&mut self, alert: Alert);
+    /// A record that was not fully evaluated (also counted in [`ScanStats`]).
+    fn skipped(&mut self, skipped: SkippedRecord);
+}
+
+/// A sink that takes alerts and leaves skipped records to the counters.
+struct AlertsOnly<F>(F);
+
+impl<F: FnMut(Alert)> ScanSink for AlertsOnly<F> {
+    fn alert(&mut self, alert: Alert) {
+        (self.0)(alert)
+    }
+    fn skipped(&mut self, _skipped: SkippedRecord) {}
 }
 
 /// What scanning one log object found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanStats {
     pub kind: LogKind,
-    /// Records parsed and examined.
+    /// Records read and fully evaluated (including those no rule wanted).
     pub records: u64,
-    /// Elements of `Records` that were not readable records (wrong type, unparsable, too big).
+    /// Elements of `Records` that were not fully evaluated: not an object, unparsable, too
+    /// big, or a record some interested rule could not judge.
     pub skipped_records: u64,
     pub alerts: u64,
     pub decompressed_bytes: u64,
@@ -229,13 +302,32 @@ pub struct ScanError {
 }
 
 /// Reads one log object and runs the detector over every record, calling `on_alert` for each
-/// alert as soon as its record is read. `location` names the object in alerts and errors.
+/// alert as soon as its record is read; skipped records are only counted in the stats.
+/// `location` names the object in alerts and errors.
 pub fn scan_log<R: Read>(
     input: R,
     location: &str,
     detector: &Detector,
     reader_config: ReaderConfig,
-    mut on_alert: impl FnMut(Alert),
+    on_alert: impl FnMut(Alert),
+) -> Result<ScanStats, ScanError> {
+    scan_log_to(
+        input,
+        location,
+        detector,
+        reader_config,
+        AlertsOnly(on_alert),
+    )
+}
+
+/// Like [`scan_log`], but also reports each record that was not fully evaluated to `sink`,
+/// so adapters can log it with its event id.
+pub fn scan_log_to<R: Read>(
+    input: R,
+    location: &str,
+    detector: &Detector,
+    reader_config: ReaderConfig,
+    mut sink: impl ScanSink,
 ) -> Result<ScanStats, ScanError> {
     let mut stats = ScanStats::default();
     let mut reader = match LogReader::open(input, reader_config) {
@@ -248,31 +340,76 @@ pub fn scan_log<R: Read>(
         location: location.to_owned(),
         record_index: 0,
     };
+    // Elements the reader passed over are the gaps between the indexes it hands out.
+    let mut next_index = 0;
     let outcome = loop {
         let raw = match reader.next_record() {
             Ok(Some(raw)) => raw,
             Ok(None) => break Ok(()),
             Err(error) => break Err(error),
         };
+        report_unread_elements(next_index..raw.index, &mut sink);
+        next_index = raw.index + 1;
+        // Most records interest no rule: decide that from a skim, without the full parse.
+        if let Skim::Known { source, name } = skim(raw.bytes)
+            && !detector.wants(source, name)
+        {
+            stats.records += 1;
+            continue;
+        }
         match Record::from_slice(raw.bytes) {
             Ok(record) => {
-                stats.records += 1;
                 log.record_index = raw.index;
-                detector.evaluate(&record, &log, &mut alerts);
+                let verdict = detector.evaluate(&record, &log, &mut alerts);
                 for alert in alerts.drain(..) {
                     stats.alerts += 1;
-                    on_alert(alert);
+                    sink.alert(alert);
+                }
+                if let Err(failure) = verdict {
+                    // Read, but not fully evaluated: counted once, as skipped.
+                    stats.skipped_records += 1;
+                    sink.skipped(SkippedRecord {
+                        record_index: raw.index,
+                        event_id: record.event_id.as_deref().map(str::to_owned),
+                        event_name: record.event_name.as_deref().map(str::to_owned),
+                        reason: failure.to_string(),
+                    });
+                } else {
+                    stats.records += 1;
                 }
             }
-            Err(_) => stats.skipped_records += 1,
+            Err(error) => {
+                stats.skipped_records += 1;
+                sink.skipped(SkippedRecord {
+                    record_index: raw.index,
+                    event_id: None,
+                    event_name: None,
+                    reason: format!("not a readable CloudTrail record: {error}"),
+                });
+            }
         }
     };
     let reader_stats = reader.stats();
+    if outcome.is_ok() {
+        report_unread_elements(next_index..reader_stats.elements, &mut sink);
+    }
     stats.skipped_records += reader_stats.skipped_elements;
     stats.decompressed_bytes = reader_stats.decompressed_bytes;
     match outcome {
         Ok(()) => Ok(stats),
         Err(error) => Err(ScanError { error, stats }),
+    }
+}
+
+fn report_unread_elements(indexes: std::ops::Range<u64>, sink: &mut impl ScanSink) {
+    for record_index in indexes {
+        sink.skipped(SkippedRecord {
+            record_index,
+            event_id: None,
+            event_name: None,
+            reason: "element of Records is not an object or exceeds the record size limit"
+                .to_owned(),
+        });
     }
 }
 
@@ -351,6 +488,83 @@ mod tests {
         assert_eq!(stats.alerts, 2);
         assert_eq!(alerts[1].log_object.record_index, 3);
         assert_eq!(alerts[0].log_object.location, "mem");
+    }
+
+    #[test]
+    fn records_a_rule_cannot_judge_are_counted_and_reported_with_their_event_id() {
+        #[derive(Default)]
+        struct Collect {
+            alerts: Vec<Alert>,
+            skipped: Vec<SkippedRecord>,
+        }
+        impl ScanSink for &mut Collect {
+            fn alert(&mut self, alert: Alert) {
+                self.alerts.push(alert);
+            }
+            fn skipped(&mut self, skipped: SkippedRecord) {
+                self.skipped.push(skipped);
+            }
+        }
+        // A policy nested past serde's recursion limit, a duplicate key, a non-object element
+        // and a good share: only the last is judged, and each other one is reported.
+        let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+        let log = format!(
+            r#"{{"Records":[
+            {{"eventID":"deep","eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy",
+              "recipientAccountId":"111122223333","requestParameters":{{"bucketName":"b","bucketPolicy":{deep}}}}},
+            {{"eventID":"dup","eventName":"PutBucketPolicy","eventName":"GetObject"}},
+            "text",
+            {{"eventID":"ok","eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy",
+              "recipientAccountId":"111122223333","requestParameters":{{"bucketName":"b",
+              "bucketPolicy":{{"Statement":{{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"*"}}}}}}}}
+        ]}}"#
+        );
+        let d = Detector::new(&DetectorConfig::default()).unwrap();
+        let mut out = Collect::default();
+        let stats =
+            scan_log_to(log.as_bytes(), "mem", &d, ReaderConfig::default(), &mut out).unwrap();
+        assert_eq!(stats.skipped_records, 3);
+        let skipped: Vec<(u64, Option<&str>)> = out
+            .skipped
+            .iter()
+            .map(|s| (s.record_index, s.event_id.as_deref()))
+            .collect();
+        assert_eq!(skipped, vec![(0, Some("deep")), (1, None), (2, None)]);
+        assert!(
+            out.skipped[0].reason.contains("recursion limit"),
+            "{:?}",
+            out.skipped[0]
+        );
+        // Rules that could read the deep record still judge it; the policy rules could not.
+        let fired: Vec<(&str, &str)> = out
+            .alerts
+            .iter()
+            .map(|a| (a.event_id.as_deref().unwrap_or(""), a.rule_id.as_str()))
+            .collect();
+        assert!(
+            fired.contains(&("ok", "s3-bucket-policy-shared-externally")),
+            "{fired:?}"
+        );
+        assert!(
+            !fired.contains(&("deep", "s3-bucket-policy-shared-externally")),
+            "{fired:?}"
+        );
+    }
+
+    #[test]
+    fn failed_calls_reach_only_rules_that_evaluate_them() {
+        let log = br#"{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl",
+            "errorCode":"AccessDenied","requestParameters":{"bucketName":"b"}}]}"#;
+        let d = Detector::new(&DetectorConfig::default()).unwrap();
+        let mut alerts = Vec::new();
+        let stats = scan_log(&log[..], "mem", &d, ReaderConfig::default(), |a| {
+            alerts.push(a)
+        })
+        .unwrap();
+        assert_eq!(
+            (stats.records, stats.alerts, stats.skipped_records),
+            (1, 0, 0)
+        );
     }
 
     #[test]

@@ -12,10 +12,14 @@ pub mod reader;
 pub mod record;
 pub mod rule;
 pub mod rules;
+pub mod skim;
 pub mod text;
 
 pub use alert::{Actor, Alert, LogObject};
-pub use engine::{ConfigError, Detector, DetectorConfig, ScanError, ScanStats, scan_log};
+pub use engine::{
+    ConfigError, Detector, DetectorConfig, RuleFailure, ScanError, ScanSink, ScanStats,
+    SkippedRecord, scan_log, scan_log_to,
+};
 pub use reader::{LogKind, LogReader, ReadError, ReaderConfig};
 pub use record::Record;
-pub use rule::{RuleMeta, Severity};
+pub use rule::{RuleMeta, Severity, Unevaluable};

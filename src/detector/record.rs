@@ -8,6 +8,7 @@
 //! fields without notice. Unknown fields are ignored; a common field that is null, missing or of
 //! an unexpected JSON type reads as absent instead of failing the record.
 
+use crate::detector::rule::Unevaluable;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -146,15 +147,40 @@ impl<'a> Record<'a> {
             .filter(|s| !s.is_empty())
     }
 
-    /// Parses `requestParameters` into a rule's own typed view; `None` when absent, null or of
-    /// another shape.
-    pub fn request_parameters<T: Deserialize<'a>>(&self) -> Option<T> {
-        parse_raw(self.request_parameters)
+    /// Parses `requestParameters` into a rule's own typed view: `Ok(None)` when absent or null,
+    /// `Err` when present but not of that shape.
+    pub fn request_parameters<T: Deserialize<'a>>(&self) -> Result<Option<T>, Unevaluable> {
+        parse_raw(self.request_parameters, "requestParameters")
     }
 
-    /// Parses `responseElements` into a rule's own typed view.
-    pub fn response_elements<T: Deserialize<'a>>(&self) -> Option<T> {
-        parse_raw(self.response_elements)
+    /// Like [`Record::request_parameters`], but absence is also `Err`: for rules that cannot
+    /// decide without them.
+    pub fn require_request_parameters<T: Deserialize<'a>>(&self) -> Result<T, Unevaluable> {
+        self.request_parameters()?
+            .ok_or(Unevaluable::Missing("requestParameters"))
+    }
+
+    /// Parses `responseElements` into a rule's own typed view (`Ok(None)` when absent or null).
+    pub fn response_elements<T: Deserialize<'a>>(&self) -> Result<Option<T>, Unevaluable> {
+        parse_raw(self.response_elements, "responseElements")
+    }
+
+    /// Parses `additionalEventData` into a rule's own typed view (`Ok(None)` when absent or null).
+    pub fn additional_event_data<T: Deserialize<'a>>(&self) -> Result<Option<T>, Unevaluable> {
+        parse_raw(self.additional_event_data, "additionalEventData")
+    }
+
+    /// Parses `resources` into a rule's own typed view (`Ok(None)` when absent or null).
+    pub fn resources<T: Deserialize<'a>>(&self) -> Result<Option<T>, Unevaluable> {
+        parse_raw(self.resources, "resources")
+    }
+
+    /// `errorCode` (else `errorMessage`) of a failed call, for summaries.
+    pub fn error(&self) -> Option<&str> {
+        self.error_code
+            .as_deref()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.error_message.as_deref().filter(|s| !s.is_empty()))
     }
 
     /// The whole record as a JSON value, for the alert.
@@ -163,8 +189,17 @@ impl<'a> Record<'a> {
     }
 }
 
-fn parse_raw<'a, T: Deserialize<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
-    raw.and_then(|raw| serde_json::from_str(raw.get()).ok())
+fn parse_raw<'a, T: Deserialize<'a>>(
+    raw: Option<&'a RawValue>,
+    field: &'static str,
+) -> Result<Option<T>, Unevaluable> {
+    match raw {
+        None => Ok(None),
+        Some(raw) if raw.get() == "null" => Ok(None),
+        Some(raw) => serde_json::from_str(raw.get())
+            .map(Some)
+            .map_err(|e| Unevaluable::malformed(field, e)),
+    }
 }
 
 /// Visitor methods that read any JSON value of the listed kinds as `None`, consuming it.

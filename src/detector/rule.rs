@@ -137,6 +137,19 @@ pub struct RuleMeta {
     /// Where we deliberately differ from, or go beyond, the published rule.
     pub notes: &'static [&'static str],
     pub events: &'static [EventSelector],
+    /// Whether the rule sees calls that CloudTrail recorded as failed (`errorCode`).
+    pub failed_calls: FailedCalls,
+}
+
+/// What the engine does with a record of a failed call before asking a rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailedCalls {
+    /// A failed call changed nothing: the rule never sees it.
+    Ignore,
+    /// An attempt is news too (probing defenses): the rule sees it and decides, usually at a
+    /// lower severity with the error in the summary.
+    Evaluate,
 }
 
 /// What a rule reports about one record; the engine turns it into an [`Alert`](crate::detector::alert::Alert).
@@ -148,7 +161,57 @@ pub struct Finding {
     pub details: serde_json::Value,
     /// The parts that make two findings "the same" within the dedup period.
     pub dedup_parts: Vec<String>,
+    /// Overrides the rule's severity for this finding (a failed attempt, a public share).
+    pub severity: Option<Severity>,
 }
+
+impl Finding {
+    /// A finding at the rule's own severity.
+    pub fn new(summary: String, details: serde_json::Value, dedup_parts: Vec<String>) -> Self {
+        Finding {
+            summary,
+            details,
+            dedup_parts,
+            severity: None,
+        }
+    }
+
+    /// The same finding at another severity.
+    pub fn with_severity(mut self, severity: Severity) -> Self {
+        self.severity = Some(severity);
+        self
+    }
+}
+
+/// Why a record routed to a rule could not be judged. The engine counts the record as skipped
+/// and reports it: an attacker who can shape parameters must not hide an event by breaking them.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Unevaluable {
+    /// A part the rule needs is absent or null (CloudTrail omits some large requests).
+    #[error("{0} is missing")]
+    Missing(&'static str),
+    /// A part is present but not in the documented shape, or too deeply nested to read.
+    #[error("{field} could not be read: {reason}")]
+    Malformed {
+        /// The record field, e.g. `requestParameters`.
+        field: &'static str,
+        /// What was wrong with it.
+        reason: String,
+    },
+}
+
+impl Unevaluable {
+    /// A malformed `field`, with the reason.
+    pub fn malformed(field: &'static str, reason: impl fmt::Display) -> Self {
+        Unevaluable::Malformed {
+            field,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// A rule's answer for one record: a finding, nothing, or "could not be judged".
+pub type Verdict = Result<Option<Finding>, Unevaluable>;
 
 /// What rules may read besides the record.
 #[derive(Debug, Clone, Default)]
@@ -167,8 +230,9 @@ impl RuleContext {
 pub trait Rule: Sync + Send {
     /// The rule's metadata.
     fn meta(&self) -> &'static RuleMeta;
-    /// Examines one record the index routed here; `None` when it is not a finding.
-    fn evaluate(&self, record: &Record<'_>, ctx: &RuleContext) -> Option<Finding>;
+    /// Examines one record the index routed here: `Ok(None)` when it is not a finding,
+    /// `Err` when the record lacks or garbles what the rule must read to decide.
+    fn evaluate(&self, record: &Record<'_>, ctx: &RuleContext) -> Verdict;
 }
 
 #[cfg(test)]

@@ -1,71 +1,40 @@
-//! The rule catalogue. Adding a rule means adding one file here and one line in [`CATALOGUE`].
+//! The rule catalogue, grouped in folders by family. Adding a rule means adding one file in its
+//! family's folder, one `pub mod` line in that folder's `mod.rs`, and one line in [`CATALOGUE`].
 
-use crate::detector::record::Record;
 use crate::detector::rule::Rule;
-use crate::detector::text::clean;
 
-pub mod resource_shared_with_external_account;
-pub mod s3_bucket_config_modified;
-pub mod s3_bucket_policy_shared_externally;
-pub mod s3_object_encrypted_with_external_kms_key;
+pub mod common;
+pub mod exposure;
+pub mod impact;
 
 /// Every rule, in the order alerts are raised for one record.
 pub static CATALOGUE: &[&'static dyn Rule] = &[
-    &s3_bucket_policy_shared_externally::RULE,
-    &s3_bucket_config_modified::RULE,
-    &resource_shared_with_external_account::RULE,
-    &s3_object_encrypted_with_external_kms_key::RULE,
+    &exposure::s3_bucket_policy_shared_externally::RULE,
+    &exposure::s3_bucket_config_modified::RULE,
+    &exposure::resource_shared_with_external_account::RULE,
+    &impact::s3_object_encrypted_with_external_kms_key::RULE,
 ];
-
-/// Who did it, for summaries: the caller's ARN, else its type, escaped and bounded.
-pub(crate) fn actor_name(record: &Record<'_>) -> String {
-    let identity = record.user_identity.as_ref();
-    let name = identity
-        .and_then(|u| u.arn.as_deref())
-        .or_else(|| identity.and_then(|u| u.invoked_by.as_deref()))
-        .or_else(|| identity.and_then(|u| u.identity_type.as_deref()))
-        .unwrap_or("an unknown caller");
-    clean(name, 200)
-}
-
-/// "account 1", "accounts 1, 2", bounded for summaries.
-pub(crate) fn describe_accounts<'a>(accounts: impl IntoIterator<Item = &'a String>) -> String {
-    let list: Vec<&String> = accounts.into_iter().collect();
-    let shown: Vec<&str> = list.iter().take(5).map(|s| s.as_str()).collect();
-    let more = if list.len() > 5 {
-        format!(" and {} more", list.len() - 5)
-    } else {
-        String::new()
-    };
-    let noun = if list.len() == 1 {
-        "account"
-    } else {
-        "accounts"
-    };
-    format!("{noun} {}{more}", shown.join(", "))
-}
 
 #[cfg(test)]
 pub(crate) mod testing {
     //! Rule tests that read like a sentence: `assert_fires(&RULE, record)`.
-    use crate::detector::engine::{Detector, DetectorConfig};
+    use crate::detector::engine::{Detector, DetectorConfig, sees};
     use crate::detector::record::Record;
-    use crate::detector::rule::{Finding, Rule, RuleContext};
+    use crate::detector::rule::{Finding, Rule, RuleContext, Unevaluable, Verdict};
 
-    /// The finding `rule` gives for `record` with no trusted accounts.
-    pub fn finding(rule: &dyn Rule, record: &str) -> Option<Finding> {
-        finding_with(rule, record, &[])
-    }
-
-    /// The finding `rule` gives for `record` with the given trusted accounts. Also checks that
-    /// the engine's index routes the record to the rule when the rule fires.
-    pub fn finding_with(rule: &dyn Rule, record: &str, trusted: &[&str]) -> Option<Finding> {
+    /// What `rule` answers for `record` with the given trusted accounts, as the engine would
+    /// ask it (failed calls only reach rules that evaluate them). Also checks that the
+    /// engine's index routes the record to the rule whenever the rule has something to say.
+    pub fn verdict_with(rule: &dyn Rule, record: &str, trusted: &[&str]) -> Verdict {
         let parsed = Record::from_slice(record.as_bytes()).expect("test record parses");
         let ctx = RuleContext {
             trusted_accounts: trusted.iter().map(|s| s.to_string()).collect(),
         };
-        let found = rule.evaluate(&parsed, &ctx);
-        if found.is_some() {
+        if !sees(rule.meta(), &parsed) {
+            return Ok(None);
+        }
+        let verdict = rule.evaluate(&parsed, &ctx);
+        if !matches!(verdict, Ok(None)) {
             let detector = Detector::new(&DetectorConfig::default()).unwrap();
             assert!(
                 detector.wants(parsed.source(), parsed.name()),
@@ -75,7 +44,21 @@ pub(crate) mod testing {
                 rule.meta().id
             );
         }
-        found
+        verdict
+    }
+
+    /// The finding `rule` gives for `record` with no trusted accounts.
+    #[track_caller]
+    pub fn finding(rule: &dyn Rule, record: &str) -> Option<Finding> {
+        finding_with(rule, record, &[])
+    }
+
+    /// The finding `rule` gives for `record` with the given trusted accounts; panics when the
+    /// rule could not judge the record.
+    #[track_caller]
+    pub fn finding_with(rule: &dyn Rule, record: &str, trusted: &[&str]) -> Option<Finding> {
+        verdict_with(rule, record, trusted)
+            .unwrap_or_else(|e| panic!("{} could not judge the record: {e}", rule.meta().id))
     }
 
     /// Asserts that `rule` fires on `record` and returns its finding.
@@ -84,11 +67,23 @@ pub(crate) mod testing {
         finding(rule, record).unwrap_or_else(|| panic!("{} should fire", rule.meta().id))
     }
 
-    /// Asserts that `rule` stays silent on `record`.
+    /// Asserts that `rule` judges `record` and stays silent.
     #[track_caller]
     pub fn assert_silent(rule: &dyn Rule, record: &str) {
         if let Some(f) = finding(rule, record) {
             panic!("{} should not fire, got {f:?}", rule.meta().id);
+        }
+    }
+
+    /// Asserts that `rule` reports `record` as one it cannot judge (counted as skipped).
+    #[track_caller]
+    pub fn assert_unevaluable(rule: &dyn Rule, record: &str) -> Unevaluable {
+        match verdict_with(rule, record, &[]) {
+            Err(e) => e,
+            Ok(v) => panic!(
+                "{} should not be able to judge the record, got {v:?}",
+                rule.meta().id
+            ),
         }
     }
 }

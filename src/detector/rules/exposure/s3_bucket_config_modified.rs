@@ -20,9 +20,10 @@
 
 use crate::detector::record::{Record, lenient_str};
 use crate::detector::rule::{
-    Attack, EventSelector, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
+    Attack, EventSelector, FailedCalls, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
+    Verdict,
 };
-use crate::detector::rules::actor_name;
+use crate::detector::rules::common::actor_name;
 use crate::detector::text::clean;
 use serde::Deserialize;
 use serde_json::json;
@@ -82,6 +83,7 @@ static META: RuleMeta = RuleMeta {
         EventSelector::exact(S3, "DeleteBucketLifecycle"),
         EventSelector::exact(S3, "DeleteBucketReplication"),
     ],
+    failed_calls: FailedCalls::Ignore,
 };
 
 #[derive(Deserialize, Default)]
@@ -100,15 +102,13 @@ impl Rule for BucketConfigModified {
         &META
     }
 
-    fn evaluate(&self, record: &Record<'_>, _ctx: &RuleContext) -> Option<Finding> {
-        // The index already matched source and name; Panther's only other condition:
-        if record.failed() {
-            return None;
-        }
-        let params: BucketParams = record.request_parameters().unwrap_or_default();
+    fn evaluate(&self, record: &Record<'_>, _ctx: &RuleContext) -> Verdict {
+        // The index matched source and name, and the engine drops failed calls: Panther's
+        // only conditions.
+        let params: BucketParams = record.request_parameters()?.unwrap_or_default();
         let bucket = params.bucket_name.as_deref().unwrap_or("");
-        Some(Finding {
-            summary: format!(
+        Ok(Some(Finding::new(
+            format!(
                 "{} called {} on S3 bucket {}",
                 actor_name(record),
                 clean(record.name(), 60),
@@ -121,9 +121,9 @@ impl Rule for BucketConfigModified {
                     100
                 )
             ),
-            details: json!({ "bucket": bucket, "change": record.name() }),
-            dedup_parts: vec![bucket.to_owned(), record.name().to_owned()],
-        })
+            json!({ "bucket": bucket, "change": record.name() }),
+            vec![bucket.to_owned(), record.name().to_owned()],
+        )))
     }
 }
 

@@ -22,9 +22,10 @@
 use crate::detector::arn::{Arn, is_account_id};
 use crate::detector::record::{Record, lenient_str};
 use crate::detector::rule::{
-    Attack, EventSelector, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
+    Attack, EventSelector, FailedCalls, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
+    Verdict,
 };
-use crate::detector::rules::actor_name;
+use crate::detector::rules::common::actor_name;
 use crate::detector::text::clean;
 use serde::Deserialize;
 use serde_json::json;
@@ -82,6 +83,7 @@ static META: RuleMeta = RuleMeta {
         EventSelector::exact(S3, "PutObject"),
         EventSelector::exact(S3, "CreateMultipartUpload"),
     ],
+    failed_calls: FailedCalls::Ignore,
 };
 
 #[derive(Deserialize)]
@@ -116,24 +118,23 @@ impl Rule for ObjectEncryptedWithExternalKey {
         &META
     }
 
-    fn evaluate(&self, record: &Record<'_>, ctx: &RuleContext) -> Option<Finding> {
-        if record.failed() {
-            return None;
-        }
-        let params: ObjectWriteParams = record.request_parameters()?;
-        let key_id = params.kms_key_id.as_deref()?.trim();
-        let key_arn = Arn::parse(key_id).filter(|a| a.service == "kms")?;
-        if !is_account_id(key_arn.account) {
-            return None;
-        }
+    fn evaluate(&self, record: &Record<'_>, ctx: &RuleContext) -> Verdict {
+        let params: ObjectWriteParams = record.require_request_parameters()?;
+        // No SSE-KMS header, or a key id or alias (always the caller's own account's): no finding.
+        let Some(key_id) = params.kms_key_id.as_deref().map(str::trim) else {
+            return Ok(None);
+        };
+        let Some(key_arn) = Arn::parse(key_id).filter(|a| a.service == "kms") else {
+            return Ok(None);
+        };
         let owner = record.owner_account();
-        if ctx.is_internal(key_arn.account, owner) {
-            return None;
+        if !is_account_id(key_arn.account) || ctx.is_internal(key_arn.account, owner) {
+            return Ok(None);
         }
         let bucket = params.bucket_name.as_deref().unwrap_or("");
         let object = params.key.as_deref().unwrap_or("");
-        Some(Finding {
-            summary: format!(
+        Ok(Some(Finding::new(
+            format!(
                 "{} wrote s3://{}/{} ({}) encrypted with KMS key {} of account {}",
                 actor_name(record),
                 clean(bucket, 100),
@@ -142,7 +143,7 @@ impl Rule for ObjectEncryptedWithExternalKey {
                 clean(key_id, 200),
                 key_arn.account
             ),
-            details: json!({
+            json!({
                 "bucket": bucket,
                 "object_key": object,
                 "kms_key_id": key_id,
@@ -150,8 +151,8 @@ impl Rule for ObjectEncryptedWithExternalKey {
                 "bucket_owner": owner,
                 "copy_source": params.copy_source,
             }),
-            dedup_parts: vec![bucket.to_owned(), key_id.to_owned()],
-        })
+            vec![bucket.to_owned(), key_id.to_owned()],
+        )))
     }
 }
 

@@ -32,9 +32,10 @@ use crate::detector::arn::{self, account_of};
 use crate::detector::policy::PolicyAnalysis;
 use crate::detector::record::Record;
 use crate::detector::rule::{
-    Attack, EventSelector, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
+    Attack, EventSelector, FailedCalls, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
+    Unevaluable, Verdict,
 };
-use crate::detector::rules::{actor_name, describe_accounts};
+use crate::detector::rules::common::{actor_name, describe_whom};
 use crate::detector::text::clean;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
@@ -117,6 +118,7 @@ static META: RuleMeta = RuleMeta {
         EventSelector::prefix("lambda.amazonaws.com", "AddPermission"),
         EventSelector::prefix("lambda.amazonaws.com", "AddLayerVersionPermission"),
     ],
+    failed_calls: FailedCalls::Ignore,
 };
 
 /// What a call shared, before the owner, caller and trusted accounts are dropped.
@@ -193,20 +195,28 @@ fn rds_share(params: &Value, resource_type: &'static str, id_key: &str) -> Optio
     Some(share)
 }
 
-fn bucket_share(params: &Value, is_internal: &dyn Fn(&str) -> bool) -> Option<Share> {
-    let analysis = PolicyAnalysis::from_value(params.get("bucketPolicy")?).ok()?;
+fn bucket_share(
+    params: &Value,
+    is_internal: &dyn Fn(&str) -> bool,
+) -> Result<Option<Share>, Unevaluable> {
+    let policy = params
+        .get("bucketPolicy")
+        .filter(|p| !p.is_null())
+        .ok_or(Unevaluable::Missing("requestParameters.bucketPolicy"))?;
+    let analysis = PolicyAnalysis::from_value(policy)
+        .map_err(|e| Unevaluable::malformed("requestParameters.bucketPolicy", e))?;
     let access = analysis.external_access(is_internal);
     let mut extra = Map::new();
     extra.insert("statement_ids".into(), json!(access.statement_ids));
     extra.insert("actions".into(), json!(access.actions));
-    Some(Share {
+    Ok(Some(Share {
         resource_type: "s3-bucket",
         resource: str_at(params, "bucketName").to_owned(),
         accounts: access.accounts,
         public: access.public,
         extra,
         ..Share::default()
-    })
+    }))
 }
 
 /// Lambda function (`AddPermission*`) and layer (`AddLayerVersionPermission*`) permissions.
@@ -280,36 +290,38 @@ impl Rule for ResourceSharedExternally {
         &META
     }
 
-    fn evaluate(&self, record: &Record<'_>, ctx: &RuleContext) -> Option<Finding> {
-        if record.failed() {
-            return None;
-        }
-        let params: Value = record.request_parameters()?;
+    fn evaluate(&self, record: &Record<'_>, ctx: &RuleContext) -> Verdict {
+        let params: Value = record.require_request_parameters()?;
         let owner = record.owner_account();
         let caller = record.caller_account();
         let is_internal =
             |account: &str| ctx.is_internal(account, owner) || caller == Some(account);
         let name = record.name();
         let share = match name {
-            "ModifyImageAttribute" => ec2_share(&params, "launchPermission", "ami", "imageId"),
-            "ModifySnapshotAttribute" => ec2_share(
+            "ModifyImageAttribute" => {
+                Some(ec2_share(&params, "launchPermission", "ami", "imageId"))
+            }
+            "ModifySnapshotAttribute" => Some(ec2_share(
                 &params,
                 "createVolumePermission",
                 "ebs-snapshot",
                 "snapshotId",
-            ),
+            )),
             "ModifyDBSnapshotAttribute" => {
-                rds_share(&params, "rds-snapshot", "dBSnapshotIdentifier")?
+                rds_share(&params, "rds-snapshot", "dBSnapshotIdentifier")
             }
             "ModifyDBClusterSnapshotAttribute" => rds_share(
                 &params,
                 "rds-cluster-snapshot",
                 "dBClusterSnapshotIdentifier",
-            )?,
+            ),
             "PutBucketPolicy" => bucket_share(&params, &is_internal)?,
-            _ if name.starts_with("AddLayerVersionPermission") => lambda_share(&params, true)?,
-            _ if name.starts_with("AddPermission") => lambda_share(&params, false)?,
-            _ => return None,
+            _ if name.starts_with("AddLayerVersionPermission") => lambda_share(&params, true),
+            _ if name.starts_with("AddPermission") => lambda_share(&params, false),
+            _ => None,
+        };
+        let Some(share) = share else {
+            return Ok(None);
         };
         let external: BTreeSet<String> = share
             .accounts
@@ -318,13 +330,9 @@ impl Rule for ResourceSharedExternally {
             .cloned()
             .collect();
         if external.is_empty() && !share.public {
-            return None;
+            return Ok(None);
         }
-        let whom = match (share.public, external.is_empty()) {
-            (true, true) => "everyone (public)".to_owned(),
-            (true, false) => format!("everyone (public) and {}", describe_accounts(&external)),
-            (false, _) => describe_accounts(&external),
-        };
+        let whom = describe_whom(share.public, &external, "everyone (public)");
         let mut details = Map::new();
         details.insert("resource_type".into(), json!(share.resource_type));
         details.insert("resource".into(), json!(share.resource));
@@ -335,22 +343,22 @@ impl Rule for ResourceSharedExternally {
             details.insert("organizations".into(), json!(share.organizations));
         }
         details.extend(share.extra);
-        Some(Finding {
-            summary: format!(
+        Ok(Some(Finding::new(
+            format!(
                 "{} shared {} {} with {}",
                 actor_name(record),
                 resource_label(share.resource_type),
                 clean(&share.resource, 140),
                 whom
             ),
-            details: Value::Object(details),
-            dedup_parts: vec![
+            Value::Object(details),
+            vec![
                 share.resource_type.to_owned(),
                 share.resource,
                 external.into_iter().collect::<Vec<_>>().join(","),
                 if share.public { "public" } else { "" }.to_owned(),
             ],
-        })
+        )))
     }
 }
 

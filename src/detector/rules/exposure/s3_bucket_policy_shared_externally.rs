@@ -28,9 +28,10 @@
 use crate::detector::policy::PolicyAnalysis;
 use crate::detector::record::{Record, lenient_str};
 use crate::detector::rule::{
-    Attack, EventSelector, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
+    Attack, EventSelector, FailedCalls, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
+    Unevaluable, Verdict,
 };
-use crate::detector::rules::{actor_name, describe_accounts};
+use crate::detector::rules::common::{actor_name, describe_whom};
 use crate::detector::text::clean;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -95,6 +96,7 @@ static META: RuleMeta = RuleMeta {
         "CloudFront origin access identities and service principals are not external accounts.",
     ],
     events: &[EventSelector::exact("s3.amazonaws.com", "PutBucketPolicy")],
+    failed_calls: FailedCalls::Ignore,
 };
 
 #[derive(Deserialize)]
@@ -115,31 +117,30 @@ impl Rule for BucketPolicySharedExternally {
         &META
     }
 
-    fn evaluate(&self, record: &Record<'_>, ctx: &RuleContext) -> Option<Finding> {
-        if record.failed() {
-            return None;
-        }
-        let params: PutBucketPolicyParams = record.request_parameters()?;
-        let analysis = PolicyAnalysis::from_value(params.bucket_policy.as_ref()?).ok()?;
+    fn evaluate(&self, record: &Record<'_>, ctx: &RuleContext) -> Verdict {
+        let params: PutBucketPolicyParams = record.require_request_parameters()?;
+        let policy = params
+            .bucket_policy
+            .as_ref()
+            .filter(|p| !p.is_null())
+            .ok_or(Unevaluable::Missing("requestParameters.bucketPolicy"))?;
+        let analysis = PolicyAnalysis::from_value(policy)
+            .map_err(|e| Unevaluable::malformed("requestParameters.bucketPolicy", e))?;
         let owner = record.owner_account();
         let access = analysis.external_access(|account| ctx.is_internal(account, owner));
         if !access.any() {
-            return None;
+            return Ok(None);
         }
         let bucket = params.bucket_name.as_deref().unwrap_or("");
-        let whom = match (access.public, access.accounts.is_empty()) {
-            (true, true) => "everyone".to_owned(),
-            (true, false) => format!("everyone and {}", describe_accounts(&access.accounts)),
-            (false, _) => describe_accounts(&access.accounts),
-        };
-        Some(Finding {
-            summary: format!(
+        let whom = describe_whom(access.public, &access.accounts, "everyone");
+        Ok(Some(Finding::new(
+            format!(
                 "{} set a policy on S3 bucket {} that lets in {}",
                 actor_name(record),
                 clean(bucket, 100),
                 whom
             ),
-            details: json!({
+            json!({
                 "bucket": bucket,
                 "bucket_owner": owner,
                 "external_accounts": access.accounts,
@@ -148,7 +149,7 @@ impl Rule for BucketPolicySharedExternally {
                 "actions": access.actions,
                 "source_ip_condition": access.source_ip,
             }),
-            dedup_parts: vec![
+            vec![
                 bucket.to_owned(),
                 access
                     .accounts
@@ -158,14 +159,16 @@ impl Rule for BucketPolicySharedExternally {
                     .join(","),
                 if access.public { "public" } else { "" }.to_owned(),
             ],
-        })
+        )))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detector::rules::testing::{assert_fires, assert_silent, finding_with};
+    use crate::detector::rules::testing::{
+        assert_fires, assert_silent, assert_unevaluable, finding_with,
+    };
     use serde_json::json;
 
     fn put_bucket_policy(bucket: &str, policy: Value) -> String {
@@ -251,7 +254,7 @@ mod tests {
     }
 
     #[test]
-    fn silent_for_failed_calls_and_unreadable_policies() {
+    fn silent_for_failed_calls_and_unevaluable_for_unreadable_policies() {
         let mut failed: Value = serde_json::from_str(&put_bucket_policy(
             "b",
             allow(json!({"AWS": "444455556666"})),
@@ -259,10 +262,15 @@ mod tests {
         .unwrap();
         failed["errorCode"] = json!("AccessDenied");
         assert_silent(&RULE, &failed.to_string());
-        assert_silent(&RULE, &put_bucket_policy("b", json!("invalid-json-policy")));
+        // A successful call whose policy we cannot read is counted as skipped, not passed.
+        let err = assert_unevaluable(&RULE, &put_bucket_policy("b", json!("invalid-json-policy")));
+        assert!(err.to_string().contains("bucketPolicy"), "{err}");
         let mut no_params: Value =
             serde_json::from_str(&put_bucket_policy("b", json!({}))).unwrap();
         no_params["requestParameters"] = Value::Null;
-        assert_silent(&RULE, &no_params.to_string());
+        assert_eq!(
+            assert_unevaluable(&RULE, &no_params.to_string()),
+            Unevaluable::Missing("requestParameters")
+        );
     }
 }

@@ -1,0 +1,6 @@
+//! Exposure: a resource opened to another account, another organization or everyone
+//! (ATT&CK T1537, T1098, T1530).
+
+pub mod resource_shared_with_external_account;
+pub mod s3_bucket_config_modified;
+pub mod s3_bucket_policy_shared_externally;

@@ -38,9 +38,13 @@ fn scanning_a_directory_prints_one_alert_per_line_and_exits_1() {
         String::from_utf8_lossy(&out.stderr)
     );
     let alerts = stdout_alerts(&out);
-    assert_eq!(alerts.len(), 4);
+    // Four shares and the two Stratus role backdoors (tests/samples.rs has the full table).
+    assert_eq!(alerts.len(), 6);
     for a in &alerts {
-        assert_eq!(a["rule_id"], "resource-shared-with-external-account");
+        assert!(
+            a["rule_id"] == "resource-shared-with-external-account"
+                || a["rule_id"] == "iam-role-trusts-external-principal"
+        );
         for field in [
             "title",
             "severity",
@@ -67,7 +71,7 @@ fn scanning_a_directory_prints_one_alert_per_line_and_exits_1() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("35 files"), "{stderr}");
     assert!(stderr.contains("310 records"), "{stderr}");
-    assert!(stderr.contains("4 alerts"), "{stderr}");
+    assert!(stderr.contains("6 alerts"), "{stderr}");
 }
 
 #[test]
@@ -143,14 +147,14 @@ fn filters_trusted_accounts_rules_and_severity() {
     let trusted = run(&[
         "scan",
         "--trusted-accounts",
-        "846424999548,098797384747",
+        "846424999548,098797384747,193672423079",
         dir,
     ]);
     assert_eq!(stdout_alerts(&trusted).len(), 2);
     let excluded = run(&[
         "scan",
         "--exclude-rules",
-        "resource-shared-with-external-account",
+        "resource-shared-with-external-account,iam-role-trusts-external-principal",
         dir,
     ]);
     assert_eq!(excluded.status.code(), Some(0));
@@ -159,7 +163,7 @@ fn filters_trusted_accounts_rules_and_severity() {
     let critical = run(&["scan", "--min-severity", "critical", dir]);
     assert_eq!(critical.status.code(), Some(0));
     let high = run(&["scan", "--min-severity", "high", dir]);
-    assert_eq!(stdout_alerts(&high).len(), 4);
+    assert_eq!(stdout_alerts(&high).len(), 6);
 }
 
 #[test]
@@ -169,6 +173,13 @@ fn bad_settings_are_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("--trusted-accounts") && stderr.contains("\"12345\""),
+        "{stderr}"
+    );
+    let out = run(&["scan", "--trusted-organizations", "o-short", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("--trusted-organizations") && stderr.contains("\"o-short\""),
         "{stderr}"
     );
     let out = run(&["scan", "--rules", "no-such-rule", "x"]);
@@ -210,7 +221,7 @@ fn rules_lists_the_catalogue() {
     }
     let json = run(&["rules", "--format", "json"]);
     let rules: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(rules.len(), 4);
+    assert_eq!(rules.len(), 6);
     assert_eq!(rules[0]["dedup_period_minutes"], 60);
     assert!(
         rules

@@ -194,10 +194,15 @@ fn policy_verdicts_keep_their_invariants() {
             for grant in &analysis.grants {
                 prop_assert!(grant.accounts.iter().all(|a| is_account_id(a)));
             }
-            let external = analysis.external_access(|a| a == owner);
+            let external = analysis.external_access(|a| a == owner, |_| true);
             prop_assert!(!external.accounts.contains(owner));
             prop_assert_eq!(external.any(), !external.statement_ids.is_empty());
-            prop_assert!(analysis.external_access(|_| true).accounts.is_empty());
+            prop_assert!(
+                analysis
+                    .external_access(|_| true, |_| true)
+                    .accounts
+                    .is_empty()
+            );
             // Deny statements never grant anything.
             let denies_only = statements.iter().all(|s| s["Effect"] == "Deny");
             if denies_only {

@@ -1,6 +1,6 @@
 //! The `trailwatch` command line: a thin adapter that feeds files to the detector library.
 
-use crate::detector::engine::{parse_accounts, parse_rule_ids};
+use crate::detector::engine::{parse_accounts, parse_organizations, parse_rule_ids};
 use crate::detector::keys::{KeyKind, classify_key};
 use crate::detector::text::clean;
 use crate::detector::{
@@ -34,6 +34,11 @@ struct ScanArgs {
     /// Accounts that may be shared with without an alert (comma-separated 12-digit ids).
     #[arg(long, value_name = "ID,ID")]
     trusted_accounts: Option<String>,
+    /// Organizations or OU paths whose members may be shared with (comma-separated
+    /// `o-xxxxxxxxxx` or `o-xxxxxxxxxx/r-xxxx/ou-xxxx-xxxxxxxx`); any other organization a
+    /// grant names is external.
+    #[arg(long, value_name = "ORG,ORG")]
+    trusted_organizations: Option<String>,
     /// Run only these rules (comma-separated ids).
     #[arg(long, value_name = "ID,...")]
     rules: Option<String>,
@@ -197,6 +202,10 @@ fn scan(
     let config = DetectorConfig {
         trusted_accounts: match &args.trusted_accounts {
             Some(list) => parse_accounts(list).context("--trusted-accounts")?,
+            None => Default::default(),
+        },
+        trusted_organizations: match &args.trusted_organizations {
+            Some(list) => parse_organizations(list).context("--trusted-organizations")?,
             None => Default::default(),
         },
         disabled_rules: match &args.exclude_rules {

@@ -18,6 +18,9 @@ use std::io::Read;
 pub struct DetectorConfig {
     /// Accounts that may be shared with without an alert (partners, your other accounts).
     pub trusted_accounts: BTreeSet<String>,
+    /// Organizations (`o-...`) and OU paths (`o-.../r-.../ou-...`) whose members may be shared
+    /// with; any other organization a grant names is external.
+    pub trusted_organizations: BTreeSet<String>,
     /// Rules switched off.
     pub disabled_rules: BTreeSet<String>,
     /// When set, only these rules run.
@@ -30,6 +33,7 @@ impl Default for DetectorConfig {
     fn default() -> Self {
         DetectorConfig {
             trusted_accounts: BTreeSet::new(),
+            trusted_organizations: BTreeSet::new(),
             disabled_rules: BTreeSet::new(),
             only_rules: None,
             min_severity: Severity::Info,
@@ -42,6 +46,10 @@ impl Default for DetectorConfig {
 pub enum ConfigError {
     #[error("{0:?} is not an AWS account id (expected 12 digits)")]
     InvalidAccountId(String),
+    #[error(
+        "{0:?} is not an organization id or OU path (expected o-xxxxxxxxxx, optionally /r-xxxx/ou-xxxx-xxxxxxxx/...)"
+    )]
+    InvalidOrganization(String),
     #[error("unknown rule id {0:?} (known: {known})", known = known_rule_ids())]
     UnknownRule(String),
 }
@@ -69,6 +77,47 @@ pub fn parse_accounts(s: &str) -> Result<BTreeSet<String>, ConfigError> {
                 Ok(a.to_owned())
             } else {
                 Err(ConfigError::InvalidAccountId(a.to_owned()))
+            }
+        })
+        .collect()
+}
+
+/// True for an organization id (`o-` and 10 to 32 lower-case letters or digits), optionally
+/// followed by a path of root and OU ids (`/r-ab12/ou-ab12-11111111`) and a trailing `/`.
+pub fn is_organization_path(s: &str) -> bool {
+    let mut segments = s.trim_end_matches('/').split('/');
+    let id_ok = |seg: &str, prefix: &str, min: usize| {
+        seg.strip_prefix(prefix).is_some_and(|rest| {
+            rest.len() >= min
+                && rest.len() <= 68
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+    };
+    let Some(org) = segments.next() else {
+        return false;
+    };
+    if !id_ok(org, "o-", 10) {
+        return false;
+    }
+    segments.enumerate().all(|(i, seg)| {
+        if i == 0 {
+            id_ok(seg, "r-", 4)
+        } else {
+            id_ok(seg, "ou-", 4)
+        }
+    })
+}
+
+/// Parses a list of organization ids or OU paths such as `o-a1b2c3d4e5,o-f6g7h8i9j0/r-ab12/ou-ab12-11111111`.
+pub fn parse_organizations(s: &str) -> Result<BTreeSet<String>, ConfigError> {
+    split_list(s)
+        .map(|o| {
+            if is_organization_path(o) {
+                Ok(o.trim_end_matches('/').to_owned())
+            } else {
+                Err(ConfigError::InvalidOrganization(o.to_owned()))
             }
         })
         .collect()
@@ -116,6 +165,11 @@ impl Detector {
                 return Err(ConfigError::InvalidAccountId(account.clone()));
             }
         }
+        for org in &config.trusted_organizations {
+            if !is_organization_path(org) {
+                return Err(ConfigError::InvalidOrganization(org.clone()));
+            }
+        }
         let known = |id: &String| catalogue.iter().any(|r| r.meta().id == id);
         let named = config
             .disabled_rules
@@ -152,6 +206,7 @@ impl Detector {
             index,
             ctx: RuleContext {
                 trusted_accounts: config.trusted_accounts.clone(),
+                trusted_organizations: config.trusted_organizations.clone(),
             },
         })
     }
@@ -430,6 +485,34 @@ mod tests {
         assert!(parse_rule_ids("s3-bucket-config-modified").is_ok());
         let err = parse_rule_ids("nope").unwrap_err();
         assert!(err.to_string().contains("s3-bucket-config-modified"));
+    }
+
+    #[test]
+    fn organizations_and_ou_paths_are_validated() {
+        let orgs =
+            parse_organizations("o-a1b2c3d4e5, o-f6g7h8i9j0/r-ab12/ou-ab12-11111111/").unwrap();
+        assert!(orgs.contains("o-f6g7h8i9j0/r-ab12/ou-ab12-11111111"));
+        for bad in [
+            "o-short",
+            "a1b2c3d4e5",
+            "o-a1b2c3d4e5/ou-ab12-1111",
+            "o-A1B2C3D4E5",
+            "o-a1b2c3d4e5/r-ab12/x",
+        ] {
+            assert_eq!(
+                parse_organizations(bad),
+                Err(ConfigError::InvalidOrganization(bad.into())),
+                "{bad}"
+            );
+        }
+        let config = DetectorConfig {
+            trusted_organizations: ["nope".to_string()].into(),
+            ..DetectorConfig::default()
+        };
+        assert!(matches!(
+            Detector::new(&config),
+            Err(ConfigError::InvalidOrganization(_))
+        ));
     }
 
     #[test]

@@ -217,6 +217,10 @@ pub type Verdict = Result<Option<Finding>, Unevaluable>;
 #[derive(Debug, Clone, Default)]
 pub struct RuleContext {
     pub trusted_accounts: BTreeSet<String>,
+    /// Organization ids (`o-...`) or OU paths (`o-.../r-.../ou-...`) whose members are trusted.
+    /// Empty means no organization is known to be ours: organization-wide grants are then
+    /// reported in details but do not alert on their own (we cannot tell ours from another).
+    pub trusted_organizations: BTreeSet<String>,
 }
 
 impl RuleContext {
@@ -224,6 +228,49 @@ impl RuleContext {
     pub fn is_internal(&self, account: &str, owner: Option<&str>) -> bool {
         owner == Some(account) || self.trusted_accounts.contains(account)
     }
+
+    /// True when organizations are judged: some trusted organization is configured.
+    pub fn judges_organizations(&self) -> bool {
+        !self.trusted_organizations.is_empty()
+    }
+
+    /// True when an organization id or path (as written in `aws:PrincipalOrgPaths`, possibly
+    /// ending in `/*`) lies inside a trusted organization or OU. With no trusted organization
+    /// configured every organization counts as internal (see `trusted_organizations`).
+    pub fn is_trusted_organization(&self, org: &str) -> bool {
+        if !self.judges_organizations() {
+            return true;
+        }
+        let scope = org_scope(org);
+        if scope.is_empty() {
+            return false;
+        }
+        self.trusted_organizations.iter().any(|trusted| {
+            let trusted = org_scope(trusted);
+            scope == trusted
+                || (scope.len() > trusted.len()
+                    && scope.starts_with(trusted)
+                    && scope.as_bytes()[trusted.len()] == b'/')
+        })
+    }
+}
+
+/// The fixed part of an organization id or path: up to the first segment holding a wildcard,
+/// without trailing slashes (`o-a/r-b/ou-c/*` is `o-a/r-b/ou-c`, `o-a/*/ou-c` is `o-a`).
+fn org_scope(org: &str) -> &str {
+    let org = org.trim();
+    let mut end = 0;
+    for (i, segment) in org.split('/').enumerate() {
+        if segment.is_empty() || segment.contains(['*', '?']) {
+            break;
+        }
+        end = if i == 0 {
+            segment.len()
+        } else {
+            end + 1 + segment.len()
+        };
+    }
+    &org[..end]
 }
 
 /// A detection rule. Implementations live one per file under `rules/`.
@@ -244,6 +291,30 @@ mod tests {
         assert!(Severity::Info < Severity::Low && Severity::High < Severity::Critical);
         assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
         assert!("urgent".parse::<Severity>().is_err());
+    }
+
+    #[test]
+    fn organizations_and_ou_paths_are_trusted_by_prefix() {
+        let mut ctx = RuleContext::default();
+        assert!(
+            ctx.is_trusted_organization("o-anything"),
+            "no zone configured"
+        );
+        ctx.trusted_organizations = [
+            "o-mine".to_string(),
+            "o-partner/r-ab12/ou-ab12-1111".to_string(),
+        ]
+        .into();
+        assert!(ctx.is_trusted_organization("o-mine"));
+        assert!(ctx.is_trusted_organization("o-mine/*"));
+        assert!(ctx.is_trusted_organization("o-mine/r-1/ou-2/*"));
+        assert!(!ctx.is_trusted_organization("o-minety"));
+        assert!(!ctx.is_trusted_organization("o-other"));
+        assert!(!ctx.is_trusted_organization("*"));
+        assert!(ctx.is_trusted_organization("o-partner/r-ab12/ou-ab12-1111/ou-ab12-2222/"));
+        // Broader than the trusted OU: the whole partner organization.
+        assert!(!ctx.is_trusted_organization("o-partner/*"));
+        assert!(!ctx.is_trusted_organization("o-partner/r-ab12/*/ou-ab12-1111"));
     }
 
     #[test]

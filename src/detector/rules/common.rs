@@ -46,6 +46,37 @@ pub fn describe_whom<'a>(
     }
 }
 
+/// Whom a change lets in, organizations included: "everyone", "account 1 and organization o-x".
+pub fn describe_outsiders<'a>(
+    public: bool,
+    accounts: impl IntoIterator<Item = &'a String>,
+    organizations: impl IntoIterator<Item = &'a String>,
+    public_label: &str,
+) -> String {
+    let accounts: Vec<&String> = accounts.into_iter().collect();
+    let orgs: Vec<String> = organizations
+        .into_iter()
+        .take(5)
+        .map(|o| clean(o, 80))
+        .collect();
+    let mut parts = Vec::new();
+    if public || (accounts.is_empty() && orgs.is_empty()) {
+        parts.push(public_label.to_owned());
+    }
+    if !accounts.is_empty() {
+        parts.push(describe_accounts(accounts));
+    }
+    if !orgs.is_empty() {
+        let noun = if orgs.len() == 1 {
+            "organization"
+        } else {
+            "organizations"
+        };
+        parts.push(format!("{noun} {}", orgs.join(", ")));
+    }
+    parts.join(" and ")
+}
+
 /// " (failed: AccessDenied)" for a failed call, "" otherwise: summaries of attempts say so.
 pub fn failure_suffix(record: &Record<'_>) -> String {
     record
@@ -72,6 +103,12 @@ mod tests {
             "everyone and account 444455556666"
         );
         assert!(describe_whom(false, &many, "everyone").ends_with("and 2 more"));
+        let org = vec!["o-abcdefghij".to_string()];
+        assert_eq!(
+            describe_outsiders(false, &one, &org, "everyone"),
+            "account 444455556666 and organization o-abcdefghij"
+        );
+        assert_eq!(describe_outsiders(true, &[], &[], "everyone"), "everyone");
     }
 
     #[test]

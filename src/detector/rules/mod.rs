@@ -12,6 +12,8 @@ pub static CATALOGUE: &[&'static dyn Rule] = &[
     &exposure::s3_bucket_policy_shared_externally::RULE,
     &exposure::s3_bucket_config_modified::RULE,
     &exposure::resource_shared_with_external_account::RULE,
+    &exposure::iam_role_trusts_external_principal::RULE,
+    &exposure::s3_public_access_block_weakened::RULE,
     &impact::s3_object_encrypted_with_external_kms_key::RULE,
 ];
 
@@ -26,10 +28,25 @@ pub(crate) mod testing {
     /// ask it (failed calls only reach rules that evaluate them). Also checks that the
     /// engine's index routes the record to the rule whenever the rule has something to say.
     pub fn verdict_with(rule: &dyn Rule, record: &str, trusted: &[&str]) -> Verdict {
-        let parsed = Record::from_slice(record.as_bytes()).expect("test record parses");
         let ctx = RuleContext {
-            trusted_accounts: trusted.iter().map(|s| s.to_string()).collect(),
+            trusted_accounts: trusted
+                .iter()
+                .filter(|s| !s.starts_with("o-"))
+                .map(|s| s.to_string())
+                .collect(),
+            trusted_organizations: trusted
+                .iter()
+                .filter(|s| s.starts_with("o-"))
+                .map(|s| s.to_string())
+                .collect(),
         };
+        verdict_in(rule, record, &ctx)
+    }
+
+    /// What `rule` answers for `record` in a given context (trusted accounts and organizations).
+    pub fn verdict_in(rule: &dyn Rule, record: &str, ctx: &RuleContext) -> Verdict {
+        let ctx = ctx.clone();
+        let parsed = Record::from_slice(record.as_bytes()).expect("test record parses");
         if !sees(rule.meta(), &parsed) {
             return Ok(None);
         }
@@ -53,7 +70,8 @@ pub(crate) mod testing {
         finding_with(rule, record, &[])
     }
 
-    /// The finding `rule` gives for `record` with the given trusted accounts; panics when the
+    /// The finding `rule` gives for `record` with the given trusted accounts and organizations
+    /// (`o-...` entries); panics when the
     /// rule could not judge the record.
     #[track_caller]
     pub fn finding_with(rule: &dyn Rule, record: &str, trusted: &[&str]) -> Option<Finding> {

@@ -96,6 +96,8 @@ struct SourceIndex {
 pub struct Detector {
     rules: Vec<&'static dyn Rule>,
     index: HashMap<&'static str, SourceIndex>,
+    /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
+    by_identity_type: HashMap<&'static str, Vec<usize>>,
     ctx: RuleContext,
 }
 
@@ -137,18 +139,25 @@ impl Detector {
             })
             .collect();
         let mut index: HashMap<&'static str, SourceIndex> = HashMap::new();
+        let mut by_identity_type: HashMap<&'static str, Vec<usize>> = HashMap::new();
         for (i, rule) in rules.iter().enumerate() {
             for selector in rule.meta().events {
+                if let NameMatch::AnyEventByIdentityType(kind) = selector.name {
+                    by_identity_type.entry(kind).or_default().push(i);
+                    continue;
+                }
                 let entry = index.entry(selector.source).or_default();
                 match selector.name {
                     NameMatch::Exact(name) => entry.exact.entry(name).or_default().push(i),
                     NameMatch::Prefix(prefix) => entry.prefixes.push((prefix, i)),
+                    NameMatch::AnyEventByIdentityType(_) => unreachable!("routed above"),
                 }
             }
         }
         Ok(Detector {
             rules,
             index,
+            by_identity_type,
             ctx: RuleContext {
                 trusted_accounts: config.trusted_accounts.clone(),
             },
@@ -160,19 +169,42 @@ impl Detector {
         self.rules.iter().map(|r| r.meta())
     }
 
-    /// The rules interested in an (eventSource, eventName), in catalogue order.
-    fn interested(&self, source: &str, name: &str) -> Vec<usize> {
-        let Some(entry) = self.index.get(source) else {
-            return Vec::new();
-        };
-        let mut found: Vec<usize> = entry.exact.get(name).cloned().unwrap_or_default();
-        for (prefix, i) in &entry.prefixes {
-            if name.starts_with(prefix) && !found.contains(i) {
-                found.push(*i);
+    /// The rules interested in a record (by its eventSource and eventName, or by its caller
+    /// type), in catalogue order.
+    fn interested(&self, record: &Record<'_>) -> Vec<usize> {
+        let (source, name) = (record.source(), record.name());
+        let mut found: Vec<usize> = self
+            .identity_rules(record)
+            .map(<[usize]>::to_vec)
+            .unwrap_or_default();
+        if let Some(entry) = self.index.get(source) {
+            for i in entry.exact.get(name).into_iter().flatten() {
+                if !found.contains(i) {
+                    found.push(*i);
+                }
+            }
+            for (prefix, i) in &entry.prefixes {
+                if name.starts_with(prefix) && !found.contains(i) {
+                    found.push(*i);
+                }
             }
         }
         found.sort_unstable();
         found
+    }
+
+    /// The rules that want every event of this record's caller type, if any.
+    fn identity_rules(&self, record: &Record<'_>) -> Option<&[usize]> {
+        if self.by_identity_type.is_empty() {
+            return None;
+        }
+        let kind = record.user_identity.as_ref()?.identity_type.as_deref()?;
+        self.by_identity_type.get(kind).map(Vec::as_slice)
+    }
+
+    /// True when some rule wants this record: by its event, or by its caller type.
+    pub fn wants_record(&self, record: &Record<'_>) -> bool {
+        self.wants(record.source(), record.name()) || self.identity_rules(record).is_some()
     }
 
     /// True when some rule wants this event; the scan loop's fast path.
@@ -192,11 +224,11 @@ impl Detector {
         log: &LogObject,
         out: &mut Vec<Alert>,
     ) -> Result<(), RuleFailure> {
-        if !self.wants(record.source(), record.name()) {
+        if !self.wants_record(record) {
             return Ok(());
         }
         let mut first_failure = None;
-        for i in self.interested(record.source(), record.name()) {
+        for i in self.interested(record) {
             let rule = self.rules[i];
             let meta = rule.meta();
             if !sees(meta, record) {

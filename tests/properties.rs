@@ -238,6 +238,7 @@ fn skim_record() -> impl Strategy<Value = Vec<u8>> {
         Just("\"event\\u004eame\"".to_string()),
         Just("\"eventSourc\\u0065\"".to_string()),
         Just("\"requestParameters\"".to_string()),
+        Just("\"userIdentity\"".to_string()),
         "\"[a-zA-Z]{1,6}\"".prop_map(|s| s),
     ];
     let value = prop_oneof![
@@ -251,6 +252,10 @@ fn skim_record() -> impl Strategy<Value = Vec<u8>> {
         Just("true".to_string()),
         Just("{\"eventName\":\"PutBucketPolicy\",\"x\":[\"]}\\\"\"]}".to_string()),
         Just("[{\"eventSource\":\"s3.amazonaws.com\"}]".to_string()),
+        Just("{\"type\":\"Root\",\"arn\":\"a\"}".to_string()),
+        Just("{\"type\":\"Root\",\"type\":\"IAMUser\"}".to_string()),
+        Just("{\"typ\\u0065\":\"Root\"}".to_string()),
+        Just("{\"sessionContext\":{\"type\":\"x\"},\"type\":7}".to_string()),
         json_value().prop_map(|v| v.to_string()),
     ];
     let ws = prop_oneof![Just(""), Just(" "), Just("\n\t"), Just("\r\n  ")];
@@ -306,11 +311,23 @@ fn the_skim_never_decides_differently_from_the_full_parse() {
     let known = std::cell::Cell::new(0u32);
     runner(2048)
         .run(&strategy, |bytes| {
-            if let Skim::Known { source, name } = skim(&bytes) {
+            if let Skim::Known {
+                source,
+                name,
+                identity_type,
+            } = skim(&bytes)
+            {
                 known.set(known.get() + 1);
                 // Sure answers must equal the full parse, or the full parse refuses the record.
                 if let Ok(record) = Record::from_slice(&bytes) {
-                    prop_assert_eq!((record.source(), record.name()), (source, name));
+                    let parsed_type = record
+                        .user_identity
+                        .as_ref()
+                        .and_then(|u| u.identity_type.as_deref());
+                    prop_assert_eq!(
+                        (record.source(), record.name(), parsed_type),
+                        (source, name, identity_type)
+                    );
                 }
             }
             Ok(())

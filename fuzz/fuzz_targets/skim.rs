@@ -7,9 +7,20 @@ use trailwatch::detector::Record;
 use trailwatch::detector::skim::{Skim, skim};
 
 fuzz_target!(|data: &[u8]| {
-    if let Skim::Known { source, name } = skim(data)
+    if let Skim::Known {
+                source,
+                name,
+                identity_type,
+            } = skim(data)
         && let Ok(record) = Record::from_slice(data)
     {
-        assert_eq!((record.source(), record.name()), (source, name));
+        let parsed_type = record
+            .user_identity
+            .as_ref()
+            .and_then(|u| u.identity_type.as_deref());
+        assert_eq!(
+            (record.source(), record.name(), parsed_type),
+            (source, name, identity_type)
+        );
     }
 });

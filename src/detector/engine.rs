@@ -146,6 +146,8 @@ struct SourceIndex {
 pub struct Detector {
     rules: Vec<&'static dyn Rule>,
     index: HashMap<&'static str, SourceIndex>,
+    /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
+    by_identity_type: HashMap<&'static str, Vec<usize>>,
     ctx: RuleContext,
 }
 
@@ -192,18 +194,25 @@ impl Detector {
             })
             .collect();
         let mut index: HashMap<&'static str, SourceIndex> = HashMap::new();
+        let mut by_identity_type: HashMap<&'static str, Vec<usize>> = HashMap::new();
         for (i, rule) in rules.iter().enumerate() {
             for selector in rule.meta().events {
+                if let NameMatch::AnyEventByIdentityType(kind) = selector.name {
+                    by_identity_type.entry(kind).or_default().push(i);
+                    continue;
+                }
                 let entry = index.entry(selector.source).or_default();
                 match selector.name {
                     NameMatch::Exact(name) => entry.exact.entry(name).or_default().push(i),
                     NameMatch::Prefix(prefix) => entry.prefixes.push((prefix, i)),
+                    NameMatch::AnyEventByIdentityType(_) => unreachable!("routed above"),
                 }
             }
         }
         Ok(Detector {
             rules,
             index,
+            by_identity_type,
             ctx: RuleContext {
                 trusted_accounts: config.trusted_accounts.clone(),
                 trusted_organizations: config.trusted_organizations.clone(),
@@ -216,19 +225,48 @@ impl Detector {
         self.rules.iter().map(|r| r.meta())
     }
 
-    /// The rules interested in an (eventSource, eventName), in catalogue order.
-    fn interested(&self, source: &str, name: &str) -> Vec<usize> {
-        let Some(entry) = self.index.get(source) else {
-            return Vec::new();
-        };
-        let mut found: Vec<usize> = entry.exact.get(name).cloned().unwrap_or_default();
-        for (prefix, i) in &entry.prefixes {
-            if name.starts_with(prefix) && !found.contains(i) {
-                found.push(*i);
+    /// The rules interested in a record (by its eventSource and eventName, or by its caller
+    /// type), in catalogue order.
+    fn interested(&self, record: &Record<'_>) -> Vec<usize> {
+        let (source, name) = (record.source(), record.name());
+        let mut found: Vec<usize> = self
+            .identity_rules(record)
+            .map(<[usize]>::to_vec)
+            .unwrap_or_default();
+        if let Some(entry) = self.index.get(source) {
+            for i in entry.exact.get(name).into_iter().flatten() {
+                if !found.contains(i) {
+                    found.push(*i);
+                }
+            }
+            for (prefix, i) in &entry.prefixes {
+                if name.starts_with(prefix) && !found.contains(i) {
+                    found.push(*i);
+                }
             }
         }
         found.sort_unstable();
         found
+    }
+
+    /// The rules that want every event of this record's caller type, if any.
+    fn identity_rules(&self, record: &Record<'_>) -> Option<&[usize]> {
+        if self.by_identity_type.is_empty() {
+            return None;
+        }
+        let kind = record.user_identity.as_ref()?.identity_type.as_deref()?;
+        self.by_identity_type.get(kind).map(Vec::as_slice)
+    }
+
+    /// True when some rule wants this record: by its event, or by its caller type.
+    pub fn wants_record(&self, record: &Record<'_>) -> bool {
+        self.wants(record.source(), record.name()) || self.identity_rules(record).is_some()
+    }
+
+    /// True when some rule wants a record with this event and caller type (from a skim).
+    pub fn wants_event(&self, source: &str, name: &str, identity_type: Option<&str>) -> bool {
+        self.wants(source, name)
+            || identity_type.is_some_and(|kind| self.by_identity_type.contains_key(kind))
     }
 
     /// True when some rule wants this event; the scan loop's fast path.
@@ -248,11 +286,11 @@ impl Detector {
         log: &LogObject,
         out: &mut Vec<Alert>,
     ) -> Result<(), RuleFailure> {
-        if !self.wants(record.source(), record.name()) {
+        if !self.wants_record(record) {
             return Ok(());
         }
         let mut first_failure = None;
-        for i in self.interested(record.source(), record.name()) {
+        for i in self.interested(record) {
             let rule = self.rules[i];
             let meta = rule.meta();
             if !sees(meta, record) {
@@ -406,8 +444,12 @@ pub fn scan_log_to<R: Read>(
         report_unread_elements(next_index..raw.index, &mut sink);
         next_index = raw.index + 1;
         // Most records interest no rule: decide that from a skim, without the full parse.
-        if let Skim::Known { source, name } = skim(raw.bytes)
-            && !detector.wants(source, name)
+        if let Skim::Known {
+            source,
+            name,
+            identity_type,
+        } = skim(raw.bytes)
+            && !detector.wants_event(source, name, identity_type)
         {
             stats.records += 1;
             continue;

@@ -91,6 +91,9 @@ pub enum NameMatch {
     Exact(&'static str),
     /// Versioned API names such as Lambda's `AddPermission20150331v2`.
     Prefix(&'static str),
+    /// Any event whose `userIdentity.type` is this (root activity); the source is
+    /// [`EventSelector::ANY_SOURCE`].
+    AnyEventByIdentityType(&'static str),
 }
 
 /// One (eventSource, eventName) a rule is interested in.
@@ -101,6 +104,9 @@ pub struct EventSelector {
 }
 
 impl EventSelector {
+    /// The source of selectors that route by caller identity rather than by event.
+    pub const ANY_SOURCE: &'static str = "*";
+
     /// Selects `source` + exactly `name`.
     pub const fn exact(source: &'static str, name: &'static str) -> Self {
         EventSelector {
@@ -114,6 +120,15 @@ impl EventSelector {
         EventSelector {
             source,
             name: NameMatch::Prefix(prefix),
+        }
+    }
+
+    /// Selects every event made by a caller of this `userIdentity.type` (e.g. `Root`): records
+    /// of other callers still cost one lookup and reach no rule.
+    pub const fn any_event_by_identity_type(identity_type: &'static str) -> Self {
+        EventSelector {
+            source: Self::ANY_SOURCE,
+            name: NameMatch::AnyEventByIdentityType(identity_type),
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The skim: a record's top-level `eventSource` and `eventName`, found with a structural scan
+//! The skim: a record's top-level `eventSource` and `eventName` (and `userIdentity.type`, for
+//! rules that route by caller type), found with a structural scan
 //! instead of a full parse, so that records no rule wants cost little more than gunzip.
 //!
 //! **The skim never decides differently from the full parse.** It answers [`Skim::Known`] only
@@ -8,6 +9,7 @@
 //! - `eventSource` or `eventName` appearing twice at the top level (the full parse refuses a
 //!   record with a duplicate field: it is counted as skipped and reported, and must stay so);
 //! - either value missing, not a string, holding an escape or a non-ASCII byte;
+//! - `userIdentity` repeated or not an object, or its `type` repeated or not a plain string;
 //! - anything structurally unexpected (not an object, truncated, stray bytes).
 //!
 //! Keys inside nested objects (`requestParameters.eventName`) are never taken for top-level ones.
@@ -18,12 +20,15 @@
 /// What the skim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Skim<'a> {
-    /// The top-level `eventSource` and `eventName`, exactly as the full parse would read them.
+    /// The top-level `eventSource` and `eventName`, and `userIdentity.type` (rules can route by
+    /// caller type), exactly as the full parse would read them.
     Known {
         /// `eventSource`.
         source: &'a str,
         /// `eventName`.
         name: &'a str,
+        /// `userIdentity.type`; `None` when the record has no `userIdentity` or it has no `type`.
+        identity_type: Option<&'a str>,
     },
     /// Not certain: parse the record in full.
     Unknown,
@@ -34,22 +39,75 @@ pub fn skim(record: &[u8]) -> Skim<'_> {
     skim_fields(record).unwrap_or(Skim::Unknown)
 }
 
+/// A string field read at most once: a second occurrence makes the skim unsure.
+#[derive(Default)]
+struct Once<'a> {
+    seen: bool,
+    value: Option<&'a str>,
+}
+
+impl<'a> Once<'a> {
+    /// Reads the plain string value at `b[i]`; `None` (unsure) for a repeat, an escape, a
+    /// non-ASCII byte or another JSON type.
+    fn read(&mut self, b: &'a [u8], i: usize) -> Option<usize> {
+        if std::mem::replace(&mut self.seen, true) || b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (value, after, escaped) = string_span(b, i)?;
+        if escaped || !value.is_ascii() {
+            return None;
+        }
+        self.value = Some(std::str::from_utf8(value).ok()?);
+        Some(after)
+    }
+}
+
 fn skim_fields(b: &[u8]) -> Option<Skim<'_>> {
-    let mut i = skip_ws(b, 0);
+    let start = skip_ws(b, 0);
+    let mut source = Once::default();
+    let mut name = Once::default();
+    let mut identity = Once::default();
+    let mut seen_identity = false;
+    let end = walk_object(b, start, |key, i| match key {
+        b"eventSource" => source.read(b, i),
+        b"eventName" => name.read(b, i),
+        b"userIdentity" => {
+            if std::mem::replace(&mut seen_identity, true) || b.get(i) != Some(&b'{') {
+                return None;
+            }
+            walk_object(b, i, |key, j| match key {
+                b"type" => identity.read(b, j),
+                _ => skip_value(b, j),
+            })
+        }
+        _ => skip_value(b, i),
+    })?;
+    if skip_ws(b, end) != b.len() {
+        return None;
+    }
+    Some(Skim::Known {
+        source: source.value?,
+        name: name.value?,
+        identity_type: identity.value,
+    })
+}
+
+/// Walks the object starting at `b[i] == '{'`, calling `on_field(key, value_index)` for each
+/// member, which returns the index after the value; returns the index after the object. `None`
+/// for an escaped key, anything structurally unexpected, or when `on_field` is unsure.
+fn walk_object<'a>(
+    b: &'a [u8],
+    i: usize,
+    mut on_field: impl FnMut(&'a [u8], usize) -> Option<usize>,
+) -> Option<usize> {
     if b.get(i) != Some(&b'{') {
         return None;
     }
-    i += 1;
-    let mut source: Option<&str> = None;
-    let mut name: Option<&str> = None;
-    let mut seen_source = false;
-    let mut seen_name = false;
-    i = skip_ws(b, i);
+    let mut i = skip_ws(b, i + 1);
     if b.get(i) == Some(&b'}') {
-        return None;
+        return Some(i + 1);
     }
     loop {
-        // Key.
         if b.get(i) != Some(&b'"') {
             return None;
         }
@@ -62,55 +120,13 @@ fn skim_fields(b: &[u8]) -> Option<Skim<'_>> {
             return None;
         }
         i = skip_ws(b, i + 1);
-        let wanted = match key {
-            b"eventSource" => Some(true),
-            b"eventName" => Some(false),
-            _ => None,
-        };
-        // Value.
-        match wanted {
-            Some(is_source) => {
-                let seen = if is_source {
-                    &mut seen_source
-                } else {
-                    &mut seen_name
-                };
-                if std::mem::replace(seen, true) {
-                    return None;
-                }
-                if b.get(i) != Some(&b'"') {
-                    return None;
-                }
-                let (value, after, escaped) = string_span(b, i)?;
-                if escaped || !value.is_ascii() {
-                    return None;
-                }
-                let value = std::str::from_utf8(value).ok()?;
-                if is_source {
-                    source = Some(value);
-                } else {
-                    name = Some(value);
-                }
-                i = after;
-            }
-            None => i = skip_value(b, i)?,
-        }
-        i = skip_ws(b, i);
+        i = skip_ws(b, on_field(key, i)?);
         match b.get(i)? {
             b',' => i = skip_ws(b, i + 1),
-            b'}' => {
-                if skip_ws(b, i + 1) != b.len() {
-                    return None;
-                }
-                break;
-            }
+            b'}' => return Some(i + 1),
             _ => return None,
         }
     }
-    Some(Skim::Known {
-        source: source?,
-        name: name?,
-    })
 }
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
@@ -185,16 +201,32 @@ mod tests {
     /// reads the same source and name.
     fn agrees(json: &str) -> Skim<'_> {
         let s = skim(json.as_bytes());
-        if let Skim::Known { source, name } = s
+        if let Skim::Known {
+            source,
+            name,
+            identity_type,
+        } = s
             && let Ok(record) = Record::from_slice(json.as_bytes())
         {
-            assert_eq!((record.source(), record.name()), (source, name), "{json}");
+            let parsed_type = record
+                .user_identity
+                .as_ref()
+                .and_then(|u| u.identity_type.as_deref());
+            assert_eq!(
+                (record.source(), record.name(), parsed_type),
+                (source, name, identity_type),
+                "{json}"
+            );
         }
         s
     }
 
     fn known<'a>(source: &'a str, name: &'a str) -> Skim<'a> {
-        Skim::Known { source, name }
+        Skim::Known {
+            source,
+            name,
+            identity_type: None,
+        }
     }
 
     #[test]
@@ -207,7 +239,21 @@ mod tests {
             agrees(
                 " {\n\t\"userIdentity\" : {\"eventName\":\"Nested\",\"x\":[1,{\"eventSource\":\"n\"}]} ,\r\n \"eventName\" : \"PutBucketPolicy\", \"n\": -1.5e3, \"b\": true, \"z\": null, \"eventSource\":\"s3.amazonaws.com\" } "
             ),
-            known("s3.amazonaws.com", "PutBucketPolicy")
+            Skim::Known {
+                source: "s3.amazonaws.com",
+                name: "PutBucketPolicy",
+                identity_type: None,
+            }
+        );
+        assert_eq!(
+            agrees(
+                r#"{"userIdentity":{"arn":"x","sessionContext":{"type":"Inner"},"type":"Root"},"eventSource":"a","eventName":"b"}"#
+            ),
+            Skim::Known {
+                source: "a",
+                name: "b",
+                identity_type: Some("Root"),
+            }
         );
     }
 
@@ -235,6 +281,11 @@ mod tests {
             r#"{"eventSource":"a","eventName":"é"}"#,
             r#"{"eventSource":"a","eventName":"b""#,
             r#"{"eventSource":"a","eventName":"b"} x"#,
+            r#"{"eventSource":"a","eventName":"b","userIdentity":{"type":"Root","type":"IAMUser"}}"#,
+            r#"{"eventSource":"a","eventName":"b","userIdentity":{"typ\u0065":"Root"}}"#,
+            r#"{"eventSource":"a","eventName":"b","userIdentity":{"type":null}}"#,
+            r#"{"eventSource":"a","eventName":"b","userIdentity":"Root"}"#,
+            r#"{"eventSource":"a","eventName":"b","userIdentity":{},"userIdentity":{"type":"Root"}}"#,
             r#"["eventSource","a"]"#,
             r#"{}"#,
             "",

@@ -4,8 +4,11 @@
 use crate::detector::rule::Rule;
 
 pub mod common;
+pub mod defense_evasion;
 pub mod exposure;
 pub mod impact;
+pub mod initial_access;
+pub mod network_exposure;
 
 /// Every rule, in the order alerts are raised for one record.
 pub static CATALOGUE: &[&'static dyn Rule] = &[
@@ -15,6 +18,19 @@ pub static CATALOGUE: &[&'static dyn Rule] = &[
     &exposure::iam_role_trusts_external_principal::RULE,
     &exposure::s3_public_access_block_weakened::RULE,
     &impact::s3_object_encrypted_with_external_kms_key::RULE,
+    &defense_evasion::cloudtrail_logging_stopped::RULE,
+    &defense_evasion::cloudtrail_logging_reduced::RULE,
+    &defense_evasion::s3_lifecycle_short_expiration::RULE,
+    &defense_evasion::vpc_flow_logs_deleted::RULE,
+    &defense_evasion::dns_query_logging_removed::RULE,
+    &defense_evasion::guardduty_disabled::RULE,
+    &defense_evasion::guardduty_findings_suppressed::RULE,
+    &defense_evasion::securityhub_disabled::RULE,
+    &defense_evasion::config_recording_stopped::RULE,
+    &defense_evasion::organization_left::RULE,
+    &initial_access::console_login_without_mfa::RULE,
+    &initial_access::root_user_activity::RULE,
+    &network_exposure::security_group_opened_to_internet::RULE,
 ];
 
 #[cfg(test)]
@@ -54,7 +70,7 @@ pub(crate) mod testing {
         if !matches!(verdict, Ok(None)) {
             let detector = Detector::new(&DetectorConfig::default()).unwrap();
             assert!(
-                detector.wants(parsed.source(), parsed.name()),
+                detector.wants_record(&parsed),
                 "the index must route {}/{} to {}",
                 parsed.source(),
                 parsed.name(),
@@ -91,6 +107,20 @@ pub(crate) mod testing {
         if let Some(f) = finding(rule, record) {
             panic!("{} should not fire, got {f:?}", rule.meta().id);
         }
+    }
+
+    /// Asserts that the engine never asks `rule` about `record` (another event or caller).
+    #[track_caller]
+    pub fn assert_not_routed(rule: &'static dyn Rule, record: &str) {
+        let parsed = Record::from_slice(record.as_bytes()).expect("test record parses");
+        let detector = Detector::with_rules(&[rule], &DetectorConfig::default()).unwrap();
+        assert!(
+            !detector.wants_record(&parsed),
+            "{} should not be routed {}/{}",
+            rule.meta().id,
+            parsed.source(),
+            parsed.name()
+        );
     }
 
     /// Asserts that `rule` reports `record` as one it cannot judge (counted as skipped).

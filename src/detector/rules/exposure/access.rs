@@ -230,6 +230,7 @@ impl ExposureRow {
             && match self.selector.name {
                 NameMatch::Exact(n) => n == name,
                 NameMatch::Prefix(p) => name.starts_with(p),
+                NameMatch::AnyEventByIdentityType(_) => false,
             }
     }
 }

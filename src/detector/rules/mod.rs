@@ -4,8 +4,12 @@
 use crate::detector::rule::Rule;
 
 pub mod common;
+pub mod execution;
 pub mod exposure;
 pub mod impact;
+pub mod lateral_movement;
+pub mod persistence;
+pub mod privilege_escalation;
 
 /// Every rule, in the order alerts are raised for one record.
 pub static CATALOGUE: &[&'static dyn Rule] = &[
@@ -13,6 +17,21 @@ pub static CATALOGUE: &[&'static dyn Rule] = &[
     &exposure::s3_bucket_config_modified::RULE,
     &exposure::resource_shared_with_external_account::RULE,
     &impact::s3_object_encrypted_with_external_kms_key::RULE,
+    &execution::ssm_send_command_shell_script::RULE,
+    &execution::ec2_user_data_modified::RULE,
+    &execution::ec2_unusual_instance_type_launched::RULE,
+    &lateral_movement::ssm_session_started::RULE,
+    &lateral_movement::ec2_instance_connect_ssh_key_sent::RULE,
+    &lateral_movement::ec2_serial_console_ssh_key_sent::RULE,
+    &lateral_movement::ec2_serial_console_access_enabled::RULE,
+    &persistence::iam_access_key_created_for_another_user::RULE,
+    &persistence::iam_login_profile_created_for_another_user::RULE,
+    &persistence::lambda_function_code_updated::RULE,
+    &persistence::lambda_layer_added::RULE,
+    &persistence::rolesanywhere_trust_anchor_created::RULE,
+    &persistence::sts_federation_token_requested::RULE,
+    &privilege_escalation::iam_admin_policy_granted::RULE,
+    &privilege_escalation::iam_login_profile_updated_for_another_user::RULE,
 ];
 
 #[cfg(test)]

@@ -167,6 +167,28 @@ mod tests {
     }
 
     #[test]
+    fn panther_case_modify_instance_attribute_userdata_fires() {
+        // panther-analysis aws_ec2_startup_script_change.yml, "ModifyInstanceAttributeUserdata":
+        // a CodeBuild role session (a principal, not a service host) changes user data.
+        let r = json!({"awsRegion": "us-east-2", "eventName": "ModifyInstanceAttribute",
+            "eventSource": "ec2.amazonaws.com", "eventVersion": "1.08", "recipientAccountId": "0123456789",
+            "requestParameters": {"instanceId": "i-012345abcde", "userData": "<sensitiveDataRemoved>"},
+            "responseElements": {"_return": true, "requestId": "012345abcdef"},
+            "sourceIPAddress": "1.2.3.4", "userAgent": "aws sdk",
+            "userIdentity": {"accountId": "0123456789", "arn": "arn:aws:sts::0123456789:assumed-role/Role-us-1/CodeBuild",
+                "principalId": "ABCDEXAMPLE:CodeBuild", "type": "AssumedRole",
+                "sessionContext": {"sessionIssuer": {"accountId": "0123456789",
+                    "arn": "arn:aws:iam::0123456789:role/CodeBuild-US-East", "type": "Role",
+                    "userName": "CodeBuild-US-East"}}}});
+        assert_fires(&RULE, &r.to_string());
+        // "ModifyInstanceAttribute-NoUserData".
+        assert_silent(
+            &RULE,
+            &modify(json!({"instanceId": "testinstanceid"})).to_string(),
+        );
+    }
+
+    #[test]
     fn silent_for_other_attributes_and_service_calls() {
         // Shape from the AWS CLI reference: modify-instance-attribute --instance-type.
         assert_silent(

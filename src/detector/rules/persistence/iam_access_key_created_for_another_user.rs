@@ -191,6 +191,26 @@ mod tests {
     }
 
     #[test]
+    fn panther_cases_names_that_share_a_prefix_are_different_users() {
+        // panther-analysis aws_iam_user_key_created.yml: "jackson create keys for jack" and
+        // "jack create keys for jackson" fire; "user1 create keys for user1" does not.
+        for (caller, target, fires) in [
+            ("jackson", "jack", true),
+            ("jack", "jackson", true),
+            ("user1", "user1", false),
+        ] {
+            let mut r = create_key(Some(target));
+            r["userIdentity"]["arn"] = json!(format!("arn:aws:iam::123456789:user/{caller}"));
+            r["userIdentity"]["userName"] = json!(caller);
+            if fires {
+                assert_fires(&RULE, &r.to_string());
+            } else {
+                assert_silent(&RULE, &r.to_string());
+            }
+        }
+    }
+
+    #[test]
     fn role_sessions_always_act_on_another_user_services_never_alert() {
         let mut r = create_key(Some("christophe"));
         r["userIdentity"] = json!({"type": "AssumedRole", "accountId": "946986569305",

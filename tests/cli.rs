@@ -38,13 +38,13 @@ fn scanning_a_directory_prints_one_alert_per_line_and_exits_1() {
         String::from_utf8_lossy(&out.stderr)
     );
     let alerts = stdout_alerts(&out);
-    // Four shares and the two Stratus role backdoors (tests/samples.rs has the full table).
-    assert_eq!(alerts.len(), 6);
+    // tests/samples.rs pins which rules fire on which sample; here, the CLI's shape.
+    let shares = alerts
+        .iter()
+        .filter(|a| a["rule_id"] == "resource-shared-with-external-account")
+        .count();
+    assert_eq!(shares, 4);
     for a in &alerts {
-        assert!(
-            a["rule_id"] == "resource-shared-with-external-account"
-                || a["rule_id"] == "iam-role-trusts-external-principal"
-        );
         for field in [
             "title",
             "severity",
@@ -71,14 +71,17 @@ fn scanning_a_directory_prints_one_alert_per_line_and_exits_1() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("35 files"), "{stderr}");
     assert!(stderr.contains("310 records"), "{stderr}");
-    assert!(stderr.contains("6 alerts"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{} alerts", alerts.len())),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn a_clean_file_exits_0_with_nothing_on_stdout() {
     let out = run(&[
         "scan",
-        fixture("stratus/aws.defense-evasion.cloudtrail-stop.json.gz")
+        fixture("stratus/aws.impact.bedrock-invoke-model.json.gz")
             .to_str()
             .unwrap(),
     ]);
@@ -144,26 +147,32 @@ fn stdin_is_read_with_a_dash() {
 fn filters_trusted_accounts_rules_and_severity() {
     let dir = fixture("stratus");
     let dir = dir.to_str().unwrap();
-    let trusted = run(&[
+    let all = stdout_alerts(&run(&["scan", dir]));
+    let count =
+        |alerts: &[Value], rule: &str| alerts.iter().filter(|a| a["rule_id"] == rule).count();
+    let share = "resource-shared-with-external-account";
+    let trusted = stdout_alerts(&run(&[
         "scan",
         "--trusted-accounts",
         "846424999548,098797384747,193672423079",
         dir,
-    ]);
-    assert_eq!(stdout_alerts(&trusted).len(), 2);
-    let excluded = run(&[
-        "scan",
-        "--exclude-rules",
-        "resource-shared-with-external-account,iam-role-trusts-external-principal",
-        dir,
-    ]);
-    assert_eq!(excluded.status.code(), Some(0));
+    ]));
+    assert_eq!(count(&trusted, share), 2);
+    let excluded = stdout_alerts(&run(&["scan", "--exclude-rules", share, dir]));
+    assert_eq!(count(&excluded, share), 0);
+    assert_eq!(excluded.len(), all.len() - 4);
     let only = run(&["scan", "--rules", "s3-bucket-config-modified", dir]);
     assert_eq!(only.status.code(), Some(0));
+    let at_least = |floor: &[&str]| {
+        all.iter()
+            .filter(|a| floor.contains(&a["severity"].as_str().unwrap()))
+            .count()
+    };
     let critical = run(&["scan", "--min-severity", "critical", dir]);
-    assert_eq!(critical.status.code(), Some(0));
+    assert_eq!(stdout_alerts(&critical).len(), at_least(&["critical"]));
     let high = run(&["scan", "--min-severity", "high", dir]);
-    assert_eq!(stdout_alerts(&high).len(), 6);
+    assert_eq!(stdout_alerts(&high).len(), at_least(&["high", "critical"]));
+    assert!(at_least(&["high", "critical"]) >= 4);
 }
 
 #[test]
@@ -221,7 +230,7 @@ fn rules_lists_the_catalogue() {
     }
     let json = run(&["rules", "--format", "json"]);
     let rules: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(rules.len(), 6);
+    assert_eq!(rules.len(), trailwatch::detector::rules::CATALOGUE.len());
     assert_eq!(rules[0]["dedup_period_minutes"], 60);
     assert!(
         rules

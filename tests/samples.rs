@@ -56,7 +56,11 @@ fn scan_stratus() -> (BTreeMap<String, Vec<Alert>>, u64) {
 /// activity shows in CloudTrail management events gets a row when its rule lands.
 const EXPECTED_RULES: &[(&str, &[&str])] = &[
     ("aws.credential-access.ec2-get-password-data", &[]),
-    ("aws.credential-access.ec2-steal-instance-credentials", &[]),
+    // SendCommand with AWS-RunShellScript is how this technique reads the instance credentials.
+    (
+        "aws.credential-access.ec2-steal-instance-credentials",
+        &["ssm-send-command-shell-script"],
+    ),
     (
         "aws.credential-access.secretsmanager-batch-retrieve-secrets",
         &[],
@@ -92,10 +96,25 @@ const EXPECTED_RULES: &[(&str, &[&str])] = &[
         &["vpc-flow-logs-deleted"],
     ),
     ("aws.discovery.ec2-download-user-data", &[]),
-    ("aws.execution.ec2-launch-unusual-instances", &[]),
-    ("aws.execution.ec2-user-data", &[]),
-    ("aws.execution.ssm-send-command", &[]),
-    ("aws.execution.ssm-start-session", &[]),
+    // One denied RunInstances of p2.xlarge: an attempt, low severity.
+    (
+        "aws.execution.ec2-launch-unusual-instances",
+        &["ec2-unusual-instance-type-launched"],
+    ),
+    ("aws.execution.ec2-user-data", &["ec2-user-data-modified"]),
+    (
+        "aws.execution.ssm-send-command",
+        &["ssm-send-command-shell-script"],
+    ),
+    // Three sessions to three instances.
+    (
+        "aws.execution.ssm-start-session",
+        &[
+            "ssm-session-started",
+            "ssm-session-started",
+            "ssm-session-started",
+        ],
+    ),
     (
         "aws.exfiltration.ec2-security-group-open-port-22-ingress",
         &["security-group-opened-to-internet"],
@@ -117,33 +136,77 @@ const EXPECTED_RULES: &[(&str, &[&str])] = &[
         "aws.initial-access.console-login-without-mfa",
         &["console-login-without-mfa"],
     ),
-    ("aws.lateral-movement.ec2-instance-connect", &[]),
+    // Keys pushed to three instances.
+    (
+        "aws.lateral-movement.ec2-instance-connect",
+        &[
+            "ec2-instance-connect-ssh-key-sent",
+            "ec2-instance-connect-ssh-key-sent",
+            "ec2-instance-connect-ssh-key-sent",
+        ],
+    ),
+    // Serial console enabled for the region, then keys pushed to three instances.
     (
         "aws.lateral-movement.ec2-serial-console-send-ssh-public-key",
-        &[],
+        &[
+            "ec2-serial-console-access-enabled",
+            "ec2-serial-console-ssh-key-sent",
+            "ec2-serial-console-ssh-key-sent",
+            "ec2-serial-console-ssh-key-sent",
+        ],
     ),
     (
         "aws.persistence.iam-backdoor-role",
         &["iam-role-trusts-external-principal"],
     ),
-    ("aws.persistence.iam-backdoor-user", &[]),
-    ("aws.persistence.iam-create-admin-user", &[]),
+    (
+        "aws.persistence.iam-backdoor-user",
+        &["iam-access-key-created-for-another-user"],
+    ),
+    // CreateUser, AttachUserPolicy AdministratorAccess, CreateAccessKey for the new user.
+    (
+        "aws.persistence.iam-create-admin-user",
+        &[
+            "iam-access-key-created-for-another-user",
+            "iam-admin-policy-granted",
+        ],
+    ),
+    // AdministratorAccess attached to the role created for an outside account (medium).
     (
         "aws.persistence.iam-create-backdoor-role",
-        &["iam-role-trusts-external-principal"],
+        &[
+            "iam-admin-policy-granted",
+            "iam-role-trusts-external-principal",
+        ],
     ),
-    ("aws.persistence.iam-create-user-login-profile", &[]),
+    (
+        "aws.persistence.iam-create-user-login-profile",
+        &["iam-login-profile-created-for-another-user"],
+    ),
     (
         "aws.persistence.lambda-backdoor-function",
         &["resource-shared-with-external-account"],
     ),
-    ("aws.persistence.lambda-layer-extension", &[]),
-    ("aws.persistence.lambda-overwrite-code", &[]),
-    ("aws.persistence.rolesanywhere-create-trust-anchor", &[]),
-    ("aws.persistence.sts-federation-token", &[]),
+    // The extension layer is published in the victim's own account: low severity.
+    (
+        "aws.persistence.lambda-layer-extension",
+        &["lambda-layer-added"],
+    ),
+    (
+        "aws.persistence.lambda-overwrite-code",
+        &["lambda-function-code-updated"],
+    ),
+    (
+        "aws.persistence.rolesanywhere-create-trust-anchor",
+        &["rolesanywhere-trust-anchor-created"],
+    ),
+    (
+        "aws.persistence.sts-federation-token",
+        &["sts-federation-token-requested"],
+    ),
     (
         "aws.privilege-escalation.iam-update-user-login-profile",
-        &[],
+        &["iam-login-profile-updated-for-another-user"],
     ),
 ];
 
@@ -309,6 +372,23 @@ fn the_role_backdoors_name_the_role_and_the_outside_account() {
         );
         assert_eq!(alert.details["public"], false, "{file}");
     }
+}
+
+#[test]
+fn failed_attempts_in_the_samples_are_low_severity_and_say_so() {
+    let (by_file, _) = scan_stratus();
+    let launch = &by_file["aws.execution.ec2-launch-unusual-instances"][0];
+    assert_eq!(launch.severity, trailwatch::detector::Severity::Low);
+    assert_eq!(
+        launch.error_code.as_deref(),
+        Some("Client.UnauthorizedOperation")
+    );
+    assert!(
+        launch.summary.contains("tried to launch"),
+        "{}",
+        launch.summary
+    );
+    assert_eq!(launch.details["instance_types"][0], "p2.xlarge");
 }
 
 #[test]

@@ -149,6 +149,7 @@ pub struct Detector {
     /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
     by_identity_type: HashMap<&'static str, Vec<usize>>,
     ctx: RuleContext,
+    min_severity: Severity,
 }
 
 impl Detector {
@@ -184,9 +185,10 @@ impl Detector {
             .iter()
             .copied()
             .filter(|r| {
+                // Severity filters alerts, not rules: a finding may be raised above or below
+                // its rule's default (a public share, a failed attempt).
                 let meta = r.meta();
-                meta.severity >= config.min_severity
-                    && !config.disabled_rules.contains(meta.id)
+                !config.disabled_rules.contains(meta.id)
                     && config
                         .only_rules
                         .as_ref()
@@ -213,6 +215,7 @@ impl Detector {
             rules,
             index,
             by_identity_type,
+            min_severity: config.min_severity,
             ctx: RuleContext {
                 trusted_accounts: config.trusted_accounts.clone(),
                 trusted_organizations: config.trusted_organizations.clone(),
@@ -297,7 +300,12 @@ impl Detector {
                 continue;
             }
             match rule.evaluate(record, &self.ctx) {
-                Ok(Some(finding)) => out.push(Alert::new(meta, finding, record, log.clone())),
+                Ok(Some(finding)) => {
+                    let alert = Alert::new(meta, finding, record, log.clone());
+                    if alert.severity >= self.min_severity {
+                        out.push(alert);
+                    }
+                }
                 Ok(None) => {}
                 Err(error) => {
                     first_failure.get_or_insert(RuleFailure {
@@ -558,16 +566,30 @@ mod tests {
     }
 
     #[test]
-    fn min_severity_and_disabled_rules_filter_the_catalogue() {
+    fn min_severity_filters_alerts_and_disabled_rules_filter_the_catalogue() {
         let all = Detector::new(&DetectorConfig::default()).unwrap();
         assert_eq!(all.rules().count(), CATALOGUE.len());
-        let medium = Detector::new(&DetectorConfig {
-            min_severity: Severity::Medium,
-            ..DetectorConfig::default()
-        })
-        .unwrap();
-        assert!(medium.rules().all(|m| m.severity >= Severity::Medium));
-        assert!(!medium.rules().any(|m| m.id == "s3-bucket-config-modified"));
+        // s3-bucket-config-modified raises info alerts: gone at medium, its rule still listed.
+        let log = br#"{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl",
+            "requestParameters":{"bucketName":"b"}}]}"#;
+        for (min, expected) in [(Severity::Info, 1), (Severity::Medium, 0)] {
+            let d = Detector::new(&DetectorConfig {
+                min_severity: min,
+                ..DetectorConfig::default()
+            })
+            .unwrap();
+            let mut alerts = Vec::new();
+            scan_log(&log[..], "mem", &d, ReaderConfig::default(), |a| {
+                alerts.push(a)
+            })
+            .unwrap();
+            let config_alerts = alerts
+                .iter()
+                .filter(|a| a.rule_id == "s3-bucket-config-modified")
+                .count();
+            assert_eq!(config_alerts, expected, "{min:?}");
+            assert!(alerts.iter().all(|a| a.severity >= min));
+        }
         let disabled = Detector::new(&DetectorConfig {
             disabled_rules: ["s3-bucket-config-modified".to_string()].into(),
             ..DetectorConfig::default()

@@ -5,10 +5,14 @@ use crate::detector::rule::Rule;
 
 pub mod common;
 pub mod defense_evasion;
+pub mod execution;
 pub mod exposure;
 pub mod impact;
 pub mod initial_access;
+pub mod lateral_movement;
 pub mod network_exposure;
+pub mod persistence;
+pub mod privilege_escalation;
 
 /// Every rule, in the order alerts are raised for one record.
 pub static CATALOGUE: &[&'static dyn Rule] = &[
@@ -31,6 +35,21 @@ pub static CATALOGUE: &[&'static dyn Rule] = &[
     &initial_access::console_login_without_mfa::RULE,
     &initial_access::root_user_activity::RULE,
     &network_exposure::security_group_opened_to_internet::RULE,
+    &execution::ssm_send_command_shell_script::RULE,
+    &execution::ec2_user_data_modified::RULE,
+    &execution::ec2_unusual_instance_type_launched::RULE,
+    &lateral_movement::ssm_session_started::RULE,
+    &lateral_movement::ec2_instance_connect_ssh_key_sent::RULE,
+    &lateral_movement::ec2_serial_console_ssh_key_sent::RULE,
+    &lateral_movement::ec2_serial_console_access_enabled::RULE,
+    &persistence::iam_access_key_created_for_another_user::RULE,
+    &persistence::iam_login_profile_created_for_another_user::RULE,
+    &persistence::lambda_function_code_updated::RULE,
+    &persistence::lambda_layer_added::RULE,
+    &persistence::rolesanywhere_trust_anchor_created::RULE,
+    &persistence::sts_federation_token_requested::RULE,
+    &privilege_escalation::iam_admin_policy_granted::RULE,
+    &privilege_escalation::iam_login_profile_updated_for_another_user::RULE,
 ];
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The detector against real and peer-reviewed data:
 //! - the 310 CloudTrail records recorded while detonating Stratus Red Team techniques, as gzipped
-//!   log objects: exactly four `resource-shared-with-external-account` alerts and nothing else;
+//!   log objects: for each file, exactly the rule ids in [`EXPECTED`] and nothing else (threshold
+//!   rules counted through the same in-memory window store and gate as `trailwatch scan`);
 //! - the Panther peer cases, each with the rule ids that must and must not fire.
 
 use serde_json::Value;
@@ -9,8 +10,50 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use trailwatch::detector::engine::parse_accounts;
 use trailwatch::detector::{
-    Alert, Detector, DetectorConfig, LogObject, ReaderConfig, Record, scan_log,
+    Alert, Detector, DetectorConfig, LogObject, MemoryWindowStore, ReaderConfig, Record,
+    ThresholdGate, scan_log,
 };
+
+/// The rule ids each Stratus detonation must raise, and nothing else; files not listed must
+/// raise nothing. One row per file: add your rule id to its row.
+const EXPECTED: &[(&str, &[&str])] = &[
+    (
+        "aws.credential-access.ec2-get-password-data",
+        &["ec2-password-data-read-in-bulk"],
+    ),
+    (
+        "aws.credential-access.secretsmanager-batch-retrieve-secrets",
+        &["secretsmanager-secrets-read-in-bulk"],
+    ),
+    (
+        "aws.credential-access.secretsmanager-retrieve-secrets",
+        &["secretsmanager-secrets-read-in-bulk"],
+    ),
+    (
+        "aws.credential-access.ssm-retrieve-securestring-parameters",
+        &["ssm-secure-parameters-read-in-bulk"],
+    ),
+    (
+        "aws.execution.ec2-launch-unusual-instances",
+        &["ec2-instance-launches-failed-in-bulk"],
+    ),
+    (
+        "aws.exfiltration.ec2-share-ami",
+        &["resource-shared-with-external-account"],
+    ),
+    (
+        "aws.exfiltration.ec2-share-ebs-snapshot",
+        &["resource-shared-with-external-account"],
+    ),
+    (
+        "aws.exfiltration.rds-share-snapshot",
+        &["resource-shared-with-external-account"],
+    ),
+    (
+        "aws.persistence.lambda-backdoor-function",
+        &["resource-shared-with-external-account"],
+    ),
+];
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
@@ -36,12 +79,18 @@ fn scan_stratus() -> (BTreeMap<String, Vec<Alert>>, u64) {
             .to_string_lossy()
             .replace(".json.gz", "");
         let mut alerts = Vec::new();
+        // As `trailwatch scan` does: pending threshold alerts go through one store and gate.
+        let mut store = MemoryWindowStore::new();
+        let mut gate = ThresholdGate::new();
         let stats = scan_log(
             File::open(&path).unwrap(),
             &path.display().to_string(),
             &detector,
             ReaderConfig::default(),
-            |a| alerts.push(a),
+            |a| match gate.admit(a, &mut store) {
+                Ok(released) => alerts.extend(released),
+                Err(never) => match never {},
+            },
         )
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(stats.skipped_records, 0, "{name}");
@@ -52,10 +101,41 @@ fn scan_stratus() -> (BTreeMap<String, Vec<Alert>>, u64) {
 }
 
 #[test]
-fn stratus_detonations_give_exactly_the_four_shares() {
+fn each_stratus_detonation_raises_exactly_its_expected_rules() {
     let (by_file, records) = scan_stratus();
     assert_eq!(by_file.len(), 35);
     assert_eq!(records, 310);
+    let expected: BTreeMap<&str, BTreeSet<&str>> = EXPECTED
+        .iter()
+        .map(|(file, ids)| (*file, ids.iter().copied().collect()))
+        .collect();
+    assert_eq!(expected.len(), EXPECTED.len(), "one row per file");
+    let mut wrong = Vec::new();
+    for (file, alerts) in &by_file {
+        let got: BTreeSet<&str> = alerts.iter().map(|a| a.rule_id.as_str()).collect();
+        let want = expected.get(file.as_str()).cloned().unwrap_or_default();
+        if got != want {
+            wrong.push(format!("{file}: expected {want:?}, got {got:?}"));
+        }
+        // Nothing pending reaches the output, and a threshold rule alerts once per burst.
+        for alert in alerts.iter().filter(|a| a.threshold.is_some()) {
+            assert!(!alert.is_pending(), "{file}");
+            let same = alerts
+                .iter()
+                .filter(|a| a.dedup_key == alert.dedup_key)
+                .count();
+            assert_eq!(same, 1, "{file}: {}", alert.rule_id);
+        }
+    }
+    for file in expected.keys() {
+        assert!(by_file.contains_key(*file), "no sample file {file}");
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[test]
+fn stratus_shares_name_the_resource_and_the_accounts() {
+    let (by_file, _) = scan_stratus();
 
     let expected: BTreeMap<&str, (&str, &str, Option<&str>, bool)> = [
         (
@@ -88,10 +168,14 @@ fn stratus_detonations_give_exactly_the_four_shares() {
     .into();
 
     for (file, alerts) in &by_file {
+        let alerts: Vec<&Alert> = alerts
+            .iter()
+            .filter(|a| a.rule_id == "resource-shared-with-external-account")
+            .collect();
         match expected.get(file.as_str()) {
             None => assert!(
                 alerts.is_empty(),
-                "{file} should raise nothing, got {alerts:#?}"
+                "{file} should share nothing, got {alerts:#?}"
             ),
             Some((kind, resource, account, public)) => {
                 assert_eq!(alerts.len(), 1, "{file}: {alerts:#?}");
@@ -144,8 +228,46 @@ fn trusting_the_receiving_accounts_silences_the_account_shares_but_not_the_publi
         )
         .unwrap();
     }
+    alerts.retain(|a| a.rule_id == "resource-shared-with-external-account");
     assert_eq!(alerts.len(), 1);
     assert_eq!(alerts[0].details["resource_type"], "lambda-function");
+}
+
+#[test]
+fn one_scan_over_every_sample_counts_each_burst_once() {
+    // `trailwatch scan` keeps one window store across all its inputs: the same alerts as file by
+    // file, since each detonation is its own principal and account.
+    let detector = Detector::new(&DetectorConfig::default()).unwrap();
+    let mut store = MemoryWindowStore::new();
+    let mut gate = ThresholdGate::new();
+    let mut released = Vec::new();
+    for path in stratus_files() {
+        scan_log(
+            File::open(&path).unwrap(),
+            "f",
+            &detector,
+            ReaderConfig::default(),
+            |a| {
+                if a.is_pending() {
+                    let Ok(out) = gate.admit(a, &mut store);
+                    released.extend(out);
+                }
+            },
+        )
+        .unwrap();
+    }
+    let mut keys: Vec<&str> = released.iter().map(|a| a.dedup_key.as_str()).collect();
+    keys.sort();
+    let (by_file, _) = scan_stratus();
+    let mut want: Vec<&str> = by_file
+        .values()
+        .flatten()
+        .filter(|a| a.threshold.is_some())
+        .map(|a| a.dedup_key.as_str())
+        .collect();
+    want.sort();
+    assert!(!want.is_empty());
+    assert_eq!(keys, want);
 }
 
 #[derive(serde::Deserialize)]
@@ -169,7 +291,12 @@ fn fired(record: &Value, trusted: &[String]) -> BTreeSet<String> {
     detector
         .evaluate(&parsed, &LogObject::default(), &mut alerts)
         .expect("peer cases are records every rule can judge");
-    alerts.into_iter().map(|a| a.rule_id).collect()
+    // One record is one count towards a threshold, not an alert.
+    alerts
+        .into_iter()
+        .filter(|a| !a.is_pending())
+        .map(|a| a.rule_id)
+        .collect()
 }
 
 #[test]

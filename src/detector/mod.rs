@@ -13,6 +13,7 @@ pub mod record;
 pub mod rule;
 pub mod rules;
 pub mod text;
+pub mod threshold;
 
 pub use alert::{Actor, Alert, LogObject};
 pub use engine::{
@@ -22,3 +23,4 @@ pub use engine::{
 pub use reader::{LogKind, LogReader, ReadError, ReaderConfig};
 pub use record::Record;
 pub use rule::{RuleMeta, Severity, Unevaluable};
+pub use threshold::{MemoryWindowStore, ThresholdGate, WindowStore};

@@ -7,6 +7,7 @@
 //!   them with the AWS SDK.
 //! - [`config`]: environment variables, validated once at cold start.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
+//! - [`window_store`]: threshold-rule windows across invocations (DynamoDB) and the gate call.
 
 pub mod config;
 pub mod dynamo;
@@ -16,6 +17,7 @@ pub mod metrics;
 pub mod ports;
 pub mod s3;
 pub mod sns;
+pub mod window_store;
 
 pub use config::LambdaConfig;
 pub use handler::{HandlerError, ObjectOutcome, Processor};

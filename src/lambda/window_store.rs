@@ -6,8 +6,9 @@
 //! the two never collide and the stack needs no second table). One `UpdateItem` per counted record
 //! adds its members to the string set `members` with `ADD` (atomic: concurrent invocations never
 //! lose a member) and sets the TTL attribute `expires_at` (the window's end plus a day for late
-//! records). `ReturnValues = UPDATED_OLD` gives the set as it was before, so the distinct count
-//! before and after comes from the one write. A condition keeps a bucket at or below
+//! records). `ReturnValues = ALL_OLD` gives the item as it was before (`UPDATED_OLD` may leave
+//! out a set the write did not change), so the distinct count before and after comes from the
+//! one write. A condition keeps a bucket at or below
 //! [`MAX_MEMBERS`] members (an item stays far under DynamoDB's 400 KB): a full bucket answers
 //! "saturated" without writing.
 //!
@@ -69,7 +70,7 @@ impl WindowCounter for DynamoWindowStore {
                 AttributeValue::N(key.expires_at.to_string()),
             )
             .expression_attribute_values(":cap", AttributeValue::N(MAX_MEMBERS.to_string()))
-            .return_values(ReturnValue::UpdatedOld)
+            .return_values(ReturnValue::AllOld)
             .send()
             .await;
         match result {

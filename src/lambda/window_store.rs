@@ -142,3 +142,50 @@ pub async fn gate_alerts(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::{Detector, DetectorConfig, ReaderConfig, scan_log};
+
+    fn scan(sample: &str) -> Vec<Alert> {
+        let path = format!(
+            "{}/tests/fixtures/stratus/{sample}.json.gz",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let detector = Detector::new(&DetectorConfig::default()).unwrap();
+        let mut alerts = Vec::new();
+        scan_log(
+            std::fs::File::open(path).unwrap(),
+            sample,
+            &detector,
+            ReaderConfig::default(),
+            |a| alerts.push(a),
+        )
+        .unwrap();
+        alerts
+    }
+
+    #[tokio::test]
+    async fn the_gate_passes_other_alerts_and_holds_counts_under_the_threshold() {
+        let store = InvocationWindowStore::default();
+        let mut gate = ThresholdGate::new();
+        let share = scan("aws.exfiltration.ec2-share-ami");
+        assert_eq!(
+            gate_alerts(&mut gate, &store, share.clone()).await.unwrap(),
+            share
+        );
+
+        let reads = scan("aws.credential-access.secretsmanager-retrieve-secrets");
+        assert_eq!(reads.len(), 20);
+        let held = gate_alerts(&mut gate, &store, reads[..19].to_vec())
+            .await
+            .unwrap();
+        assert!(held.is_empty());
+        let released = gate_alerts(&mut gate, &store, reads[19..].to_vec())
+            .await
+            .unwrap();
+        assert_eq!(released.len(), 1);
+        assert!(!released[0].is_pending());
+    }
+}

@@ -569,6 +569,23 @@ mod tests {
     }
 
     #[test]
+    fn threshold_counts_arrive_pending_and_are_counted_apart() {
+        let log = br#"{"Records":[{"eventSource":"ec2.amazonaws.com","eventName":"GetPasswordData",
+            "eventTime":"2024-07-30T21:31:21Z","recipientAccountId":"457448411975",
+            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::457448411975:user/a"},
+            "requestParameters":{"instanceId":"i-1"}},
+            {"eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl","requestParameters":{"bucketName":"b"}}]}"#;
+        let d = Detector::new(&DetectorConfig::default()).unwrap();
+        let mut alerts = Vec::new();
+        let stats = scan_log(&log[..], "mem", &d, ReaderConfig::default(), |a| {
+            alerts.push(a)
+        })
+        .unwrap();
+        assert_eq!((stats.alerts, stats.pending), (1, 1));
+        assert!(alerts[0].is_pending() && !alerts[1].is_pending());
+    }
+
+    #[test]
     fn alerts_before_a_corrupt_tail_are_delivered() {
         let log = br#"{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl"},{"eventSource":"#;
         let d = Detector::new(&DetectorConfig::default()).unwrap();

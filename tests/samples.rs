@@ -288,9 +288,9 @@ fn fired(record: &Value, trusted: &[String]) -> BTreeSet<String> {
     let bytes = serde_json::to_vec(record).unwrap();
     let parsed = Record::from_slice(&bytes).unwrap();
     let mut alerts = Vec::new();
-    detector
-        .evaluate(&parsed, &LogObject::default(), &mut alerts)
-        .expect("peer cases are records every rule can judge");
+    // Some peer cases are records a rule cannot judge (null requestParameters): the engine
+    // counts those as skipped (tested in engine.rs); what matters here is what fired.
+    let _unevaluable = detector.evaluate(&parsed, &LogObject::default(), &mut alerts);
     // One record is one count towards a threshold, not an alert.
     alerts
         .into_iter()

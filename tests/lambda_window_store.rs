@@ -23,6 +23,7 @@ async fn store() -> Option<(DynamoWindowStore, aws_sdk_dynamodb::Client, String)
 fn key(bucket: &str) -> WindowKey {
     WindowKey {
         bucket: format!("window|test|{bucket}"),
+        start: 1_722_427_200,
         expires_at: 1_722_516_400,
     }
 }

@@ -11,40 +11,44 @@
 //! counted in [`ScanStats::pending`](crate::detector::ScanStats::pending) and not in `alerts`.
 //!
 //! Every adapter passes pending alerts through the same pure [`ThresholdGate`]: it names the
-//! window bucket ([`ThresholdGate::window_key`]), the adapter adds the record's members to that
-//! bucket in its [`WindowStore`] (in memory for the CLI and tests, DynamoDB in the Lambda, see
+//! record's two window buckets ([`ThresholdGate::window_keys`]), the adapter adds the record's
+//! members to each in its [`WindowStore`] (in memory for the CLI and tests, DynamoDB in the Lambda, see
 //! `crate::lambda::window_store`), and [`ThresholdGate::settle`] releases the alert once the
-//! bucket's distinct count has reached the threshold, with the count in its summary and details.
+//! distinct count of either bucket has reached the threshold, with the count in its summary and
+//! details.
 //! Alerts of other rules pass through untouched.
 //!
 //! # Window semantics
 //!
-//! - **Fixed (tumbling) windows aligned on `eventTime`**: the window of a record is
-//!   `[t - t mod W, t - t mod W + W)` in Unix seconds. No clock is read: replaying old logs gives
-//!   the same answer as live processing, and records may arrive in any order (CloudTrail delivers
-//!   per region and per account, typically within 5 to 15 minutes, sometimes later): a late record
-//!   still lands in its own window.
+//! - **Two overlapping fixed windows, aligned on `eventTime`** (hopping by half a window): a
+//!   record at `t` counts in the aligned window `[t - t mod W, +W)` and in the half-shifted one
+//!   that contains it (starts at `k·W + W/2`). Every span of `W/2` lies wholly inside one bucket,
+//!   so `threshold` distinct members within any `W/2` always alert, wherever the window
+//!   boundaries fall; members spread over more than `W` never add up. No clock is read:
+//!   replaying old logs gives the same answer as live processing, and records may arrive in any
+//!   order (CloudTrail delivers per region and account, typically within 5 to 15 minutes,
+//!   sometimes later): a late record still lands in its own buckets.
 //! - **Distinct members**: a principal re-reading the same secret does not count twice, so a fleet
 //!   of instances sharing a role and reading the same few secrets never adds up.
 //! - **Across files, regions and runs**: the counter key is the rule and the principal, not the
 //!   file or region, so a burst spread over many log objects, regions or Lambda invocations adds
 //!   up in one bucket (the CLI's store spans its whole scan; the Lambda's spans all invocations).
-//! - **One alert per counter per window**: the gate releases an alert for a bucket at most once
-//!   in its lifetime (a CLI scan, a Lambda invocation), and the released alert's dedup key is
-//!   `rule|principal|window`, so the adapter's dedup (DynamoDB in the Lambda) makes it one across
-//!   invocations too. The gate releases whenever the count is at or above the threshold, not only
+//! - **One alert per principal per aligned window**: whichever of its buckets reaches the
+//!   threshold, a record releases under the dedup key `rule|principal|<aligned window start>`;
+//!   the gate releases a key at most once in its lifetime (a CLI scan, a Lambda invocation) and
+//!   the adapter's dedup (DynamoDB in the Lambda) makes it one across invocations too. A burst
+//!   that overlaps two aligned windows may give one alert for each. The gate releases whenever the count is at or above the threshold, not only
 //!   on the crossing record: a Lambda retry after a failed publish re-adds the same members (no
 //!   change) and must still publish, which the dedup claim then makes exactly-once.
-//! - **Blind spot**: a burst that straddles a window boundary is split; it is still caught when
-//!   one side reaches the threshold, so an attacker must stay under the threshold in every window
-//!   (at most `2 × (threshold − 1)` items around a boundary). Windows are sized well above the
-//!   bursts they target (tools read dozens of secrets in seconds) to make that rare.
+//! - **Blind spot**: a slow harvest that stays under the threshold in every span of `W/2` to `W`
+//!   is not counted as one; windows are sized well above the bursts they target (tools read
+//!   dozens of secrets in seconds).
 //!
 //! # Cost
 //!
 //! Records no rule wants never reach a rule, so never reach the store. A record a threshold rule
-//! counts costs one store write (one DynamoDB `UpdateItem` in the Lambda, whatever the number of
-//! members it adds) and keeps its bucket's members (bounded by [`MAX_MEMBERS`]) until the bucket
+//! counts costs two store writes, one per bucket (two DynamoDB `UpdateItem` in the Lambda, whatever
+//! the number of members it adds), and keeps its buckets' members (bounded by [`MAX_MEMBERS`]) until the bucket
 //! expires ([`WindowKey::expires_at`]: the window's end plus [`LATE_RECORD_GRACE_SECS`]).
 
 use crate::detector::alert::{Alert, bounded, bounded_key};
@@ -99,8 +103,11 @@ pub struct ThresholdState {
     pub members: Vec<String>,
     pub threshold: u32,
     pub window_minutes: u32,
-    /// Start of the window, Unix seconds, aligned on `window_minutes`.
+    /// Start of the window, Unix seconds: the aligned window of the record while pending, the
+    /// window that reached the threshold once released.
     pub window_start: u64,
+    /// The record's `eventTime`, Unix seconds.
+    pub event_epoch: u64,
     /// Distinct members in the window when released; `None` while pending.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub distinct: Option<u64>,
@@ -134,6 +141,7 @@ impl ThresholdState {
             threshold: request.threshold.max(1),
             window_minutes: request.window_minutes.max(1),
             window_start: request.event_epoch - request.event_epoch % window,
+            event_epoch: request.event_epoch,
             distinct: None,
         }
     }
@@ -144,6 +152,8 @@ impl ThresholdState {
 pub struct WindowKey {
     /// `window|<counter>|<window start>`, bounded to fit a DynamoDB key.
     pub bucket: String,
+    /// Start of the bucket's window, Unix seconds.
+    pub start: u64,
     /// Unix seconds after which the bucket may be deleted (a DynamoDB TTL).
     pub expires_at: u64,
 }
@@ -208,26 +218,46 @@ impl ThresholdGate {
         Self::default()
     }
 
-    /// The bucket a pending alert counts in; `None` for alerts that are not pending.
-    pub fn window_key(alert: &Alert) -> Option<WindowKey> {
+    /// The buckets a pending alert counts in (the aligned window and the half-shifted one that
+    /// contain its `eventTime`); `None` for alerts that are not pending.
+    pub fn window_keys(alert: &Alert) -> Option<[WindowKey; 2]> {
         let state = alert.threshold.as_ref().filter(|t| t.distinct.is_none())?;
         let window = u64::from(state.window_minutes) * 60;
-        Some(WindowKey {
-            bucket: bounded_key(&format!("window|{}|{}", state.counter, state.window_start)),
-            expires_at: state.window_start + window + LATE_RECORD_GRACE_SECS,
-        })
+        let half = window / 2;
+        let t = state.event_epoch;
+        let aligned = t - t % window;
+        let shifted = (t + half) - (t + half) % window;
+        let key = |start: u64| WindowKey {
+            bucket: bounded_key(&format!("window|{}|{start}", state.counter)),
+            start,
+            expires_at: start + window + LATE_RECORD_GRACE_SECS,
+        };
+        Some([key(aligned), key(shifted.saturating_sub(half))])
     }
 
-    /// Decides on a pending alert once its members are counted: the released alert, or `None`
-    /// while under the threshold or when this gate already released the bucket.
-    pub fn settle(&mut self, mut alert: Alert, count: WindowCount) -> Option<Alert> {
-        let key = Self::window_key(&alert)?;
-        let state = alert.threshold.as_mut()?;
-        if count.after < u64::from(state.threshold) || !self.released.insert(key.bucket) {
+    /// Decides on a pending alert once its members are counted in each of its buckets: the
+    /// released alert, or `None` while every bucket is under the threshold or when this gate
+    /// already released the principal's aligned window.
+    pub fn settle(
+        &mut self,
+        mut alert: Alert,
+        counts: &[(WindowKey, WindowCount)],
+    ) -> Option<Alert> {
+        let state = alert.threshold.as_mut().filter(|t| t.distinct.is_none())?;
+        // The fullest bucket; on a tie the aligned one (listed first).
+        let (key, count) = counts
+            .iter()
+            .rev()
+            .filter(|(_, c)| c.after >= u64::from(state.threshold))
+            .max_by_key(|(_, c)| c.after)?;
+        // One alert per principal per aligned window, whichever bucket reached the threshold.
+        let dedup_key = bounded_key(&format!("{}|{}", state.counter, state.window_start));
+        if !self.released.insert(dedup_key.clone()) {
             return None;
         }
         state.distinct = Some(count.after);
-        let window_end = state.window_start + u64::from(state.window_minutes) * 60;
+        state.window_start = key.start;
+        let window_end = key.start + u64::from(state.window_minutes) * 60;
         alert.summary = clean(
             &format!(
                 "{}: {} distinct {} within {} minutes ({} to {}), threshold {}",
@@ -235,13 +265,13 @@ impl ThresholdGate {
                 count.after,
                 state.counts,
                 state.window_minutes,
-                format_epoch(state.window_start),
+                format_epoch(key.start),
                 format_epoch(window_end),
                 state.threshold,
             ),
             600,
         );
-        alert.dedup_key = bounded_key(&format!("{}|{}", state.counter, state.window_start));
+        alert.dedup_key = dedup_key;
         Some(alert)
     }
 
@@ -252,12 +282,16 @@ impl ThresholdGate {
         alert: Alert,
         store: &mut S,
     ) -> Result<Option<Alert>, S::Error> {
-        let Some(key) = Self::window_key(&alert) else {
+        let Some(keys) = Self::window_keys(&alert) else {
             return Ok(Some(alert));
         };
         let members = &alert.threshold.as_ref().expect("pending").members;
-        let count = store.add(&key, members)?;
-        Ok(self.settle(alert, count))
+        let mut counts = Vec::with_capacity(keys.len());
+        for key in keys {
+            let count = store.add(&key, members)?;
+            counts.push((key, count));
+        }
+        Ok(self.settle(alert, &counts))
     }
 }
 
@@ -476,35 +510,50 @@ mod tests {
     }
 
     #[test]
-    fn windows_are_aligned_on_event_time_and_counted_apart() {
-        // Two members in each of two windows: never three in one.
+    fn members_more_than_a_window_apart_never_add_up() {
         assert!(
             run(vec![
-                pending("2024-07-31T12:08:00Z", &["a"]),
-                pending("2024-07-31T12:09:59Z", &["b"]),
-                pending("2024-07-31T12:10:00Z", &["c"]),
-                pending("2024-07-31T12:11:00Z", &["d"]),
+                pending("2024-07-31T12:01:00Z", &["a"]),
+                pending("2024-07-31T12:04:00Z", &["b"]),
+                pending("2024-07-31T12:16:00Z", &["c"]),
+                pending("2024-07-31T12:19:00Z", &["d"]),
             ])
             .is_empty()
         );
-        // Out of order within a window is the same count; each window releases once.
+    }
+
+    #[test]
+    fn a_burst_across_an_aligned_boundary_is_caught_by_the_half_shifted_window() {
+        let released = run(vec![
+            pending("2024-07-31T12:09:58Z", &["a"]),
+            pending("2024-07-31T12:09:59Z", &["b"]),
+            pending("2024-07-31T12:10:00Z", &["c"]),
+        ]);
+        assert_eq!(released.len(), 1);
+        let state = released[0].threshold.as_ref().unwrap();
+        assert_eq!(format_epoch(state.window_start), "2024-07-31T12:05:00Z");
+        assert!(
+            released[0]
+                .summary
+                .contains("(2024-07-31T12:05:00Z to 2024-07-31T12:15:00Z)")
+        );
+        // Deduplicated by the releasing record's aligned window.
+        assert_eq!(released[0].dedup_key, "test-threshold|p|1722427800");
+    }
+
+    #[test]
+    fn out_of_order_records_count_the_same_and_each_aligned_window_releases_once() {
         let released = run(vec![
             pending("2024-07-31T12:25:00Z", &["c"]),
             pending("2024-07-31T12:21:00Z", &["a", "b"]),
             pending("2024-07-31T12:31:00Z", &["a", "b", "c"]),
             pending("2024-07-31T12:32:00Z", &["d"]),
         ]);
-        let starts: Vec<u64> = released
+        let starts: Vec<String> = released
             .iter()
-            .map(|a| a.threshold.as_ref().unwrap().window_start)
+            .map(|a| format_epoch(a.threshold.as_ref().unwrap().window_start))
             .collect();
-        assert_eq!(
-            starts,
-            vec![
-                parse_event_time("2024-07-31T12:20:00Z").unwrap(),
-                parse_event_time("2024-07-31T12:30:00Z").unwrap()
-            ]
-        );
+        assert_eq!(starts, ["2024-07-31T12:20:00Z", "2024-07-31T12:30:00Z"]);
     }
 
     #[test]
@@ -542,6 +591,7 @@ mod tests {
         let mut store = MemoryWindowStore::new();
         let key = WindowKey {
             bucket: "b".into(),
+            start: 0,
             expires_at: 0,
         };
         let many: Vec<String> = (0..MAX_MEMBERS + 50).map(|i| i.to_string()).collect();

@@ -3,19 +3,19 @@
 //!
 //! Each bucket (a rule's counter for one principal in one window) is one item of the dedup table,
 //! keyed `pk = "window|<rule>|<principal>|<window start>"` (dedup keys start with a rule id, so
-//! the two never collide and the stack needs no second table). One `UpdateItem` per counted record
-//! adds its members to the string set `members` with `ADD` (atomic: concurrent invocations never
-//! lose a member) and sets the TTL attribute `expires_at` (the window's end plus a day for late
-//! records). `ReturnValues = ALL_OLD` gives the item as it was before (`UPDATED_OLD` may leave
-//! out a set the write did not change), so the distinct count before and after comes from the
-//! one write. A condition keeps a bucket at or below
-//! [`MAX_MEMBERS`] members (an item stays far under DynamoDB's 400 KB): a full bucket answers
-//! "saturated" without writing.
+//! the two never collide and the stack needs no second table). Each counted record updates its
+//! two buckets (the aligned and the half-shifted window): one `UpdateItem` each adds its members
+//! to the string set `members` with `ADD` (atomic: concurrent invocations never lose a member) and
+//! sets the TTL attribute `expires_at` (the window's end plus a day for late records).
+//! `ReturnValues = ALL_OLD` gives the item as it was before (`UPDATED_OLD` may leave out a set the
+//! write did not change), so the distinct count before and after comes from the one write. A
+//! condition keeps a bucket at or below [`MAX_MEMBERS`] members (an item stays far under
+//! DynamoDB's 400 KB): a full bucket answers "saturated" without writing.
 //!
-//! Cost: one write (1 WCU per KB of item) per record a threshold rule counts; records no rule
-//! counts cost nothing. Released alerts then go through the dedup claim like every alert; their
-//! dedup key names the window, so one alert per principal per window reaches SNS even when
-//! several invocations see the bucket over its threshold.
+//! Cost: two writes (1 WCU per KB of item each) per record a threshold rule counts; records no
+//! rule counts cost nothing. Released alerts then go through the dedup claim like every alert;
+//! their dedup key names the principal's aligned window, so one alert per principal per window
+//! reaches SNS even when several invocations see a bucket over its threshold.
 
 use crate::detector::Alert;
 use crate::detector::threshold::{
@@ -132,13 +132,17 @@ pub async fn gate_alerts(
 ) -> Result<Vec<Alert>, String> {
     let mut out = Vec::with_capacity(alerts.len());
     for alert in alerts {
-        let Some(key) = ThresholdGate::window_key(&alert) else {
+        let Some(keys) = ThresholdGate::window_keys(&alert) else {
             out.push(alert);
             continue;
         };
         let members = &alert.threshold.as_ref().expect("pending alert").members;
-        let count = counter.add(&key, members).await?;
-        out.extend(gate.settle(alert, count));
+        let mut counts = Vec::with_capacity(keys.len());
+        for key in keys {
+            let count = counter.add(&key, members).await?;
+            counts.push((key, count));
+        }
+        out.extend(gate.settle(alert, &counts));
     }
     Ok(out)
 }

@@ -233,12 +233,18 @@ mod tests {
     }
 
     #[test]
-    fn two_windows_of_nine_stay_silent() {
-        let mut records: Vec<String> = (0..9)
-            .map(|i| denied(&format!("i-a{i}"), "2024-07-30T21:29:59Z"))
-            .collect();
-        records.extend((0..9).map(|i| denied(&format!("i-b{i}"), "2024-07-30T21:30:00Z")));
-        assert!(released(&RULE, &records).is_empty());
+    fn nine_and_nine_far_apart_stay_silent_but_across_a_boundary_alert() {
+        let batch = |prefix: &str, time: &str| -> Vec<String> {
+            (0..9)
+                .map(|i| denied(&format!("i-{prefix}{i}"), time))
+                .collect()
+        };
+        let mut apart = batch("a", "2024-07-30T21:21:00Z");
+        apart.extend(batch("b", "2024-07-30T21:39:00Z"));
+        assert!(released(&RULE, &apart).is_empty());
+        let mut across = batch("a", "2024-07-30T21:29:59Z");
+        across.extend(batch("b", "2024-07-30T21:30:00Z"));
+        assert_eq!(released(&RULE, &across).len(), 1);
     }
 
     #[test]

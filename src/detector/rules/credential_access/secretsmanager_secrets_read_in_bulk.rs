@@ -286,12 +286,22 @@ mod tests {
     }
 
     #[test]
-    fn a_burst_split_across_two_windows_counts_per_window() {
-        // 15 secrets at 12:39, 15 others at 12:40: two windows of 15, no alert.
-        let mut records = reads(15, 39);
-        records.extend((0..15).map(|i| get(&format!("other-{i}"), "2024-07-31T12:40:05Z")));
+    fn a_burst_across_a_window_boundary_is_caught_and_reads_far_apart_are_not() {
+        // 10 secrets at 12:39, 10 others at 12:40: caught by the 12:35-12:45 window.
+        let mut records = reads(10, 39);
+        records.extend((0..10).map(|i| get(&format!("other-{i}"), "2024-07-31T12:40:05Z")));
+        let alerts = released(&RULE, &records);
+        assert_eq!(alerts.len(), 1);
+        assert!(
+            alerts[0]
+                .summary
+                .contains("(2024-07-31T12:35:00Z to 2024-07-31T12:45:00Z)")
+        );
+        // 15 at 12:31 and 15 others at 12:49: never 20 within one window.
+        let mut records = reads(15, 31);
+        records.extend((0..15).map(|i| get(&format!("other-{i}"), "2024-07-31T12:49:05Z")));
         assert!(released(&RULE, &records).is_empty());
-        // 20 in each of two windows: one alert per window.
+        // 20 in each of two aligned windows: one alert per window.
         let mut records = reads(20, 39);
         records.extend((0..20).map(|i| get(&format!("other-{i}"), "2024-07-31T12:41:05Z")));
         assert_eq!(released(&RULE, &records).len(), 2);

@@ -266,7 +266,7 @@ mod tests {
     }
 
     #[test]
-    fn retries_of_one_request_count_once_and_windows_count_apart() {
+    fn retries_of_one_request_count_once_and_launches_far_apart_do_not_add_up() {
         let retries: Vec<String> = (0..5)
             .map(|_| {
                 failed_launch(
@@ -278,11 +278,16 @@ mod tests {
             })
             .collect();
         assert!(released(&RULE, &retries).is_empty());
-        let split = [
+        let apart = [
+            failed_launch("a", 5, "2024-08-01T11:31:00Z", DENIED),
+            failed_launch("b", 5, "2024-08-01T11:49:00Z", DENIED),
+        ];
+        assert!(released(&RULE, &apart).is_empty());
+        let across = [
             failed_launch("a", 5, "2024-08-01T11:39:59Z", DENIED),
             failed_launch("b", 5, "2024-08-01T11:40:00Z", DENIED),
         ];
-        assert!(released(&RULE, &split).is_empty());
+        assert_eq!(released(&RULE, &across).len(), 1);
     }
 
     #[test]

@@ -44,6 +44,26 @@ fn scanning_a_directory_prints_one_alert_per_line_and_exits_1() {
         .filter(|a| a["rule_id"] == "resource-shared-with-external-account")
         .count();
     assert_eq!(shares, 4);
+    // Threshold rules count across the whole scan and print one alert per burst, released.
+    let mut bursts: Vec<&str> = alerts
+        .iter()
+        .filter(|a| !a["threshold"].is_null())
+        .map(|a| {
+            assert!(a["threshold"]["distinct"].as_u64().is_some(), "{a}");
+            a["rule_id"].as_str().unwrap()
+        })
+        .collect();
+    bursts.sort();
+    assert_eq!(
+        bursts,
+        [
+            "ec2-instance-launches-failed-in-bulk",
+            "ec2-password-data-read-in-bulk",
+            "secretsmanager-secrets-read-in-bulk",
+            "secretsmanager-secrets-read-in-bulk",
+            "ssm-secure-parameters-read-in-bulk",
+        ]
+    );
     for a in &alerts {
         for field in [
             "title",

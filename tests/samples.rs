@@ -8,6 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use trailwatch::detector::engine::parse_accounts;
+use trailwatch::detector::threshold::{MemoryWindowStore, ThresholdGate};
 use trailwatch::detector::{
     Alert, Detector, DetectorConfig, LogObject, ReaderConfig, Record, scan_log,
 };
@@ -36,12 +37,18 @@ fn scan_stratus() -> (BTreeMap<String, Vec<Alert>>, u64) {
             .to_string_lossy()
             .replace(".json.gz", "");
         let mut alerts = Vec::new();
+        // As `trailwatch scan` does: pending threshold alerts go through one store and gate.
+        let mut store = MemoryWindowStore::new();
+        let mut gate = ThresholdGate::new();
         let stats = scan_log(
             File::open(&path).unwrap(),
             &path.display().to_string(),
             &detector,
             ReaderConfig::default(),
-            |a| alerts.push(a),
+            |a| match gate.admit(a, &mut store) {
+                Ok(released) => alerts.extend(released),
+                Err(never) => match never {},
+            },
         )
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         assert_eq!(stats.skipped_records, 0, "{name}");
@@ -55,7 +62,10 @@ fn scan_stratus() -> (BTreeMap<String, Vec<Alert>>, u64) {
 /// entry per alert (sorted). Techniques with no row must raise nothing; a technique whose
 /// activity shows in CloudTrail management events gets a row when its rule lands.
 const EXPECTED_RULES: &[(&str, &[&str])] = &[
-    ("aws.credential-access.ec2-get-password-data", &[]),
+    (
+        "aws.credential-access.ec2-get-password-data",
+        &["ec2-password-data-read-in-bulk"],
+    ),
     // SendCommand with AWS-RunShellScript is how this technique reads the instance credentials.
     (
         "aws.credential-access.ec2-steal-instance-credentials",
@@ -63,12 +73,15 @@ const EXPECTED_RULES: &[(&str, &[&str])] = &[
     ),
     (
         "aws.credential-access.secretsmanager-batch-retrieve-secrets",
-        &[],
+        &["secretsmanager-secrets-read-in-bulk"],
     ),
-    ("aws.credential-access.secretsmanager-retrieve-secrets", &[]),
+    (
+        "aws.credential-access.secretsmanager-retrieve-secrets",
+        &["secretsmanager-secrets-read-in-bulk"],
+    ),
     (
         "aws.credential-access.ssm-retrieve-securestring-parameters",
-        &[],
+        &["ssm-secure-parameters-read-in-bulk"],
     ),
     (
         "aws.defense-evasion.cloudtrail-delete",
@@ -99,7 +112,10 @@ const EXPECTED_RULES: &[(&str, &[&str])] = &[
     // One denied RunInstances of p2.xlarge: an attempt, low severity.
     (
         "aws.execution.ec2-launch-unusual-instances",
-        &["ec2-unusual-instance-type-launched"],
+        &[
+            "ec2-instance-launches-failed-in-bulk",
+            "ec2-unusual-instance-type-launched",
+        ],
     ),
     ("aws.execution.ec2-user-data", &["ec2-user-data-modified"]),
     (
@@ -417,6 +433,43 @@ fn trusting_the_receiving_accounts_silences_the_account_shares_but_not_the_publi
     assert_eq!(shares[0].details["resource_type"], "lambda-function");
 }
 
+#[test]
+fn one_scan_over_every_sample_counts_each_burst_once() {
+    // `trailwatch scan` keeps one window store across all its inputs: the same alerts as file by
+    // file, since each detonation is its own principal and account.
+    let detector = Detector::new(&DetectorConfig::default()).unwrap();
+    let mut store = MemoryWindowStore::new();
+    let mut gate = ThresholdGate::new();
+    let mut released = Vec::new();
+    for path in stratus_files() {
+        scan_log(
+            File::open(&path).unwrap(),
+            "f",
+            &detector,
+            ReaderConfig::default(),
+            |a| {
+                if a.is_pending() {
+                    let Ok(out) = gate.admit(a, &mut store);
+                    released.extend(out);
+                }
+            },
+        )
+        .unwrap();
+    }
+    let mut keys: Vec<&str> = released.iter().map(|a| a.dedup_key.as_str()).collect();
+    keys.sort();
+    let (by_file, _) = scan_stratus();
+    let mut want: Vec<&str> = by_file
+        .values()
+        .flatten()
+        .filter(|a| a.threshold.is_some())
+        .map(|a| a.dedup_key.as_str())
+        .collect();
+    want.sort();
+    assert!(!want.is_empty());
+    assert_eq!(keys, want);
+}
+
 #[derive(serde::Deserialize)]
 struct PeerCase {
     name: String,
@@ -439,7 +492,13 @@ fn fired(record: &Value, trusted: &[String]) -> (BTreeSet<String>, bool) {
     let unevaluable = detector
         .evaluate(&parsed, &LogObject::default(), &mut alerts)
         .is_err();
-    (alerts.into_iter().map(|a| a.rule_id).collect(), unevaluable)
+    // One record is one count towards a threshold, not an alert.
+    let fired = alerts
+        .into_iter()
+        .filter(|a| !a.is_pending())
+        .map(|a| a.rule_id)
+        .collect();
+    (fired, unevaluable)
 }
 
 #[test]

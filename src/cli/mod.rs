@@ -3,6 +3,7 @@
 use crate::detector::engine::{parse_accounts, parse_organizations, parse_rule_ids};
 use crate::detector::keys::{KeyKind, classify_key};
 use crate::detector::text::clean;
+use crate::detector::threshold::{MemoryWindowStore, ThresholdGate};
 use crate::detector::{
     Alert, Detector, DetectorConfig, LogKind, ReaderConfig, ScanStats, Severity, scan_log,
 };
@@ -226,6 +227,9 @@ fn scan(
 
     let started = Instant::now();
     let mut totals = Totals::default();
+    // Threshold rules count across every input of the scan: one store, one gate.
+    let mut window_store = MemoryWindowStore::new();
+    let mut threshold_gate = ThresholdGate::new();
     let mut last_progress = Instant::now();
     let mut output_closed = false;
     for path in &args.paths {
@@ -279,7 +283,20 @@ fn scan(
                     }
                 }
             };
+            let mut released = 0u64;
             let mut emit = |alert: Alert| {
+                let alert = if alert.is_pending() {
+                    match threshold_gate.admit(alert, &mut window_store) {
+                        Ok(Some(alert)) => {
+                            released += 1;
+                            alert
+                        }
+                        Ok(None) => return,
+                        Err(never) => match never {},
+                    }
+                } else {
+                    alert
+                };
                 if output_closed {
                     return;
                 }
@@ -293,7 +310,9 @@ fn scan(
                     output_closed = true;
                 }
             };
-            match scan_log(source, &location, &detector, reader_config, &mut emit) {
+            let scanned = scan_log(source, &location, &detector, reader_config, &mut emit);
+            totals.alerts += released;
+            match scanned {
                 Ok(stats) => totals.add(&stats),
                 Err(e) => {
                     totals.add(&e.stats);

@@ -3,6 +3,7 @@
 use crate::detector::record::Record;
 use crate::detector::rule::{Attack, Finding, RuleMeta, Severity};
 use crate::detector::text::clean;
+use crate::detector::threshold::ThresholdState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -85,6 +86,10 @@ pub struct Alert {
     pub record: Value,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub record_truncated: bool,
+    /// Threshold rules only: the count this alert belongs to. Pending (no `distinct` yet) until
+    /// a [`ThresholdGate`](crate::detector::threshold::ThresholdGate) releases it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<ThresholdState>,
 }
 
 /// Longest dedup key kept verbatim; longer keys end in a hash of their tail.
@@ -116,6 +121,9 @@ impl Alert {
             user_agent: owned(record.user_agent.as_deref()),
         };
         let account_id = owned(record.owner_account());
+        let threshold = finding
+            .threshold
+            .map(|request| ThresholdState::pending(meta.id, request));
         let dedup_key = dedup_key(
             meta.id,
             account_id.as_deref().unwrap_or("-"),
@@ -145,7 +153,15 @@ impl Alert {
             log_object: log,
             record: record.to_value(),
             record_truncated: false,
+            threshold,
         }
+    }
+
+    /// True for a threshold rule's alert that no gate has counted yet: never publish it as is.
+    pub fn is_pending(&self) -> bool {
+        self.threshold
+            .as_ref()
+            .is_some_and(|t| t.distinct.is_none())
     }
 
     /// A short plain-text rendering for terminals and e-mail subjects' bodies; every
@@ -186,17 +202,26 @@ fn dedup_key(rule_id: &str, account: &str, parts: &[String]) -> String {
         key.push('|');
         key.push_str(part);
     }
-    if key.len() <= MAX_DEDUP_KEY {
-        return key;
+    bounded_key(&key)
+}
+
+/// `key` itself when short enough, else its head and an FNV-1a hash of its tail: stable, and fits
+/// DynamoDB and SNS limits.
+pub(crate) fn bounded_key(key: &str) -> String {
+    bounded(key, MAX_DEDUP_KEY)
+}
+
+/// `text` when at most `max` bytes, else a head and the FNV-1a hash of the rest, `max` bytes in all.
+pub(crate) fn bounded(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
     }
-    let mut cut = MAX_DEDUP_KEY - 17;
-    while !key.is_char_boundary(cut) {
+    let mut cut = max.saturating_sub(17);
+    while !text.is_char_boundary(cut) {
         cut -= 1;
     }
-    let hash = fnv1a64(&key.as_bytes()[cut..]);
-    key.truncate(cut);
-    key.push_str(&format!("#{hash:016x}"));
-    key
+    let hash = fnv1a64(&text.as_bytes()[cut..]);
+    format!("{}#{hash:016x}", &text[..cut])
 }
 
 fn fnv1a64(bytes: &[u8]) -> u64 {

@@ -352,7 +352,9 @@ pub struct SkippedRecord {
 
 /// Where [`scan_log_to`] sends what it finds.
 pub trait ScanSink {
-    /// An alert, as soon as its record is read.
+    /// An alert, as soon as its record is read. A threshold rule's alert arrives pending
+    /// ([`Alert::is_pending`]): pass it through a
+    /// [`ThresholdGate`](crate::detector::threshold::ThresholdGate) before publishing.
     fn alert(&mut self, alert: Alert);
     /// A record that was not fully evaluated (also counted in [`ScanStats`]).
     fn skipped(&mut self, skipped: SkippedRecord);
@@ -377,7 +379,10 @@ pub struct ScanStats {
     /// Elements of `Records` that were not fully evaluated: not an object, unparsable, too
     /// big, or a record some interested rule could not judge.
     pub skipped_records: u64,
+    /// Alerts ready to publish.
     pub alerts: u64,
+    /// Pending threshold alerts (counts towards a threshold, see `detector::threshold`).
+    pub pending: u64,
     pub decompressed_bytes: u64,
 }
 
@@ -388,6 +393,7 @@ impl Default for ScanStats {
             records: 0,
             skipped_records: 0,
             alerts: 0,
+            pending: 0,
             decompressed_bytes: 0,
         }
     }
@@ -403,7 +409,8 @@ pub struct ScanError {
 }
 
 /// Reads one log object and runs the detector over every record, calling `on_alert` for each
-/// alert as soon as its record is read; skipped records are only counted in the stats.
+/// alert as soon as its record is read (threshold rules' alerts arrive pending: see
+/// [`ScanSink::alert`]); skipped records are only counted in the stats.
 /// `location` names the object in alerts and errors.
 pub fn scan_log<R: Read>(
     input: R,
@@ -467,7 +474,11 @@ pub fn scan_log_to<R: Read>(
                 log.record_index = raw.index;
                 let verdict = detector.evaluate(&record, &log, &mut alerts);
                 for alert in alerts.drain(..) {
-                    stats.alerts += 1;
+                    if alert.is_pending() {
+                        stats.pending += 1;
+                    } else {
+                        stats.alerts += 1;
+                    }
                     sink.alert(alert);
                 }
                 if let Err(failure) = verdict {
@@ -712,6 +723,23 @@ mod tests {
             (stats.records, stats.alerts, stats.skipped_records),
             (1, 0, 0)
         );
+    }
+
+    #[test]
+    fn threshold_counts_arrive_pending_and_are_counted_apart() {
+        let log = br#"{"Records":[{"eventSource":"ec2.amazonaws.com","eventName":"GetPasswordData",
+            "eventTime":"2024-07-30T21:31:21Z","recipientAccountId":"457448411975",
+            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::457448411975:user/a"},
+            "requestParameters":{"instanceId":"i-1"}},
+            {"eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl","requestParameters":{"bucketName":"b"}}]}"#;
+        let d = Detector::new(&DetectorConfig::default()).unwrap();
+        let mut alerts = Vec::new();
+        let stats = scan_log(&log[..], "mem", &d, ReaderConfig::default(), |a| {
+            alerts.push(a)
+        })
+        .unwrap();
+        assert_eq!((stats.alerts, stats.pending), (1, 1));
+        assert!(alerts[0].is_pending() && !alerts[1].is_pending());
     }
 
     #[test]

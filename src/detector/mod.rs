@@ -14,6 +14,7 @@ pub mod rule;
 pub mod rules;
 pub mod skim;
 pub mod text;
+pub mod threshold;
 
 pub use alert::{Actor, Alert, LogObject};
 pub use engine::{
@@ -23,3 +24,4 @@ pub use engine::{
 pub use reader::{LogKind, LogReader, ReadError, ReaderConfig};
 pub use record::Record;
 pub use rule::{RuleMeta, Severity, Unevaluable};
+pub use threshold::{MemoryWindowStore, ThresholdGate, WindowStore};

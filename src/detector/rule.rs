@@ -1,6 +1,7 @@
 //! What a rule is: its metadata, the events it wants, and the finding it returns.
 
 use crate::detector::record::Record;
+use crate::detector::threshold::ThresholdRequest;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::fmt;
@@ -178,6 +179,9 @@ pub struct Finding {
     pub dedup_parts: Vec<String>,
     /// Overrides the rule's severity for this finding (a failed attempt, a public share).
     pub severity: Option<Severity>,
+    /// For threshold rules: what this record adds to a count; the alert is pending until the
+    /// count reaches the threshold (see [`crate::detector::threshold`]).
+    pub threshold: Option<ThresholdRequest>,
 }
 
 impl Finding {
@@ -188,7 +192,14 @@ impl Finding {
             details,
             dedup_parts,
             severity: None,
+            threshold: None,
         }
+    }
+
+    /// The same finding as one count towards a threshold: pending until the gate releases it.
+    pub fn counted(mut self, request: ThresholdRequest) -> Self {
+        self.threshold = Some(request);
+        self
     }
 
     /// The same finding at another severity.

@@ -8,6 +8,7 @@
 //!   them with the AWS SDK.
 //! - [`config`]: environment variables, validated once at cold start.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
+//! - [`window_store`]: threshold-rule windows across invocations (DynamoDB) and the gate call.
 
 pub mod config;
 pub mod delivery;
@@ -18,6 +19,7 @@ pub mod metrics;
 pub mod ports;
 pub mod s3;
 pub mod sns;
+pub mod window_store;
 
 pub use config::LambdaConfig;
 pub use handler::{HandlerError, ObjectOutcome, Processor};

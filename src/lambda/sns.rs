@@ -455,6 +455,7 @@ mod tests {
             log_object: LogObject::default(),
             record,
             record_truncated: false,
+            threshold: None,
         }
     }
 

@@ -2,7 +2,9 @@
 //! summary is escaped and bounded here, once.
 
 use crate::detector::record::Record;
+use crate::detector::rule::Unevaluable;
 use crate::detector::text::clean;
+use crate::detector::threshold::parse_event_time;
 
 /// Who did it, for summaries: the caller's ARN, else its type, escaped and bounded.
 pub fn actor_name(record: &Record<'_>) -> String {
@@ -170,6 +172,44 @@ pub fn actor_key(record: &Record<'_>) -> String {
         .or_else(|| identity.and_then(|u| u.identity_type.as_deref()))
         .unwrap_or("-")
         .to_owned()
+}
+
+/// Whom a threshold rule counts: the role for role sessions (an attacker rotating session names
+/// stays one principal, and a fleet sharing a role reads the same few items), else the caller's
+/// ARN, else its principal id. `None` for calls an AWS service made on a principal's behalf
+/// (CloudFormation dynamic references, Auto Scaling launches: `sourceIPAddress` is the
+/// service's host name) and for AWS service identities: those are not a person or workload
+/// harvesting credentials.
+pub fn counted_principal(record: &Record<'_>) -> Result<Option<String>, Unevaluable> {
+    let identity = record
+        .user_identity
+        .as_ref()
+        .ok_or(Unevaluable::Missing("userIdentity"))?;
+    if made_by_service(record) {
+        return Ok(None);
+    }
+    let role = identity
+        .session_context
+        .as_ref()
+        .and_then(|c| c.session_issuer.as_ref())
+        .filter(|i| i.issuer_type.as_deref() == Some("Role"))
+        .and_then(|i| i.arn.as_deref());
+    role.or(identity.arn.as_deref())
+        .or(identity.principal_id.as_deref())
+        .filter(|s| !s.is_empty())
+        .map(|s| Some(s.to_owned()))
+        .ok_or(Unevaluable::Missing("userIdentity.arn"))
+}
+
+/// The record's `eventTime` in Unix seconds: threshold windows are aligned on it.
+pub fn event_epoch(record: &Record<'_>) -> Result<u64, Unevaluable> {
+    let text = record
+        .event_time
+        .as_deref()
+        .ok_or(Unevaluable::Missing("eventTime"))?;
+    parse_event_time(text).ok_or_else(|| {
+        Unevaluable::malformed("eventTime", format!("{:?} is not a time", clean(text, 40)))
+    })
 }
 
 #[cfg(test)]

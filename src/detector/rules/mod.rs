@@ -4,6 +4,7 @@
 use crate::detector::rule::Rule;
 
 pub mod common;
+pub mod credential_access;
 pub mod defense_evasion;
 pub mod execution;
 pub mod exposure;
@@ -50,14 +51,20 @@ pub static CATALOGUE: &[&'static dyn Rule] = &[
     &persistence::sts_federation_token_requested::RULE,
     &privilege_escalation::iam_admin_policy_granted::RULE,
     &privilege_escalation::iam_login_profile_updated_for_another_user::RULE,
+    &credential_access::secretsmanager_secrets_read_in_bulk::RULE,
+    &credential_access::ssm_secure_parameters_read_in_bulk::RULE,
+    &credential_access::ec2_password_data_read_in_bulk::RULE,
+    &execution::ec2_instance_launches_failed_in_bulk::RULE,
 ];
 
 #[cfg(test)]
 pub(crate) mod testing {
     //! Rule tests that read like a sentence: `assert_fires(&RULE, record)`.
+    use crate::detector::alert::{Alert, LogObject};
     use crate::detector::engine::{Detector, DetectorConfig, sees};
     use crate::detector::record::Record;
     use crate::detector::rule::{Finding, Rule, RuleContext, Unevaluable, Verdict};
+    use crate::detector::threshold::{MemoryWindowStore, ThresholdGate};
 
     /// What `rule` answers for `record` with the given trusted accounts, as the engine would
     /// ask it (failed calls only reach rules that evaluate them). Also checks that the
@@ -140,6 +147,28 @@ pub(crate) mod testing {
             parsed.source(),
             parsed.name()
         );
+    }
+
+    /// The alerts a threshold `rule` releases when it judges `records` in order, counted in one
+    /// in-memory window store (as the CLI does across a scan).
+    #[track_caller]
+    pub fn released(rule: &'static dyn Rule, records: &[String]) -> Vec<Alert> {
+        let detector = Detector::with_rules(&[rule], &DetectorConfig::default()).unwrap();
+        let mut store = MemoryWindowStore::new();
+        let mut gate = ThresholdGate::new();
+        let mut out = Vec::new();
+        for record in records {
+            let parsed = Record::from_slice(record.as_bytes()).expect("test record parses");
+            let mut alerts = Vec::new();
+            detector
+                .evaluate(&parsed, &LogObject::default(), &mut alerts)
+                .unwrap_or_else(|e| panic!("{e}"));
+            for alert in alerts {
+                assert!(alert.is_pending(), "{} is a threshold rule", rule.meta().id);
+                out.extend(gate.admit(alert, &mut store).unwrap());
+            }
+        }
+        out
     }
 
     /// Asserts that `rule` reports `record` as one it cannot judge (counted as skipped).

@@ -1,0 +1,601 @@
+//! Threshold ("in bulk") rules: counting distinct things one principal touches in a time window,
+//! across records, log objects, regions and invocations.
+//!
+//! # How it fits
+//!
+//! A threshold rule judges one record like any other rule, and when the record is one of the
+//! things it counts it returns a [`Finding`](crate::detector::rule::Finding) carrying a
+//! [`ThresholdRequest`]: the counter (the rule id and the principal), the members this record
+//! contributes (the secret ARNs it read, the instances it asked for), the window length and the
+//! threshold. The engine turns it into an [`Alert`] marked *pending* ([`Alert::is_pending`]),
+//! counted in [`ScanStats::pending`](crate::detector::ScanStats::pending) and not in `alerts`.
+//!
+//! Every adapter passes pending alerts through the same pure [`ThresholdGate`]: it names the
+//! record's two window buckets ([`ThresholdGate::window_keys`]), the adapter adds the record's
+//! members to each in its [`WindowStore`] (in memory for the CLI and tests, DynamoDB in the Lambda, see
+//! `crate::lambda::window_store`), and [`ThresholdGate::settle`] releases the alert once the
+//! distinct count of either bucket has reached the threshold, with the count in its summary and
+//! details.
+//! Alerts of other rules pass through untouched.
+//!
+//! # Window semantics
+//!
+//! - **Two overlapping fixed windows, aligned on `eventTime`** (hopping by half a window): a
+//!   record at `t` counts in the aligned window `[t - t mod W, +W)` and in the half-shifted one
+//!   that contains it (starts at `k·W + W/2`). Every span of `W/2` lies wholly inside one bucket,
+//!   so `threshold` distinct members within any `W/2` always alert, wherever the window
+//!   boundaries fall; members spread over more than `W` never add up. No clock is read:
+//!   replaying old logs gives the same answer as live processing, and records may arrive in any
+//!   order (CloudTrail delivers per region and account, typically within 5 to 15 minutes,
+//!   sometimes later): a late record still lands in its own buckets.
+//! - **Distinct members**: a principal re-reading the same secret does not count twice, so a fleet
+//!   of instances sharing a role and reading the same few secrets never adds up.
+//! - **Across files, regions and runs**: the counter key is the rule and the principal, not the
+//!   file or region, so a burst spread over many log objects, regions or Lambda invocations adds
+//!   up in one bucket (the CLI's store spans its whole scan; the Lambda's spans all invocations).
+//! - **One alert per principal per aligned window**: whichever of its buckets reaches the
+//!   threshold, a record releases under the dedup key `rule|principal|<aligned window start>`;
+//!   the gate releases a key at most once in its lifetime (a CLI scan, a Lambda invocation) and
+//!   the adapter's dedup (DynamoDB in the Lambda) makes it one across invocations too. A burst
+//!   that overlaps two aligned windows may give one alert for each. The gate releases whenever the count is at or above the threshold, not only
+//!   on the crossing record: a Lambda retry after a failed publish re-adds the same members (no
+//!   change) and must still publish, which the dedup claim then makes exactly-once.
+//! - **Blind spot**: a slow harvest that stays under the threshold in every span of `W/2` to `W`
+//!   is not counted as one; windows are sized well above the bursts they target (tools read
+//!   dozens of secrets in seconds).
+//!
+//! # Cost
+//!
+//! Records no rule wants never reach a rule, so never reach the store. A record a threshold rule
+//! counts costs two store writes, one per bucket (two DynamoDB `UpdateItem` in the Lambda, whatever
+//! the number of members it adds), and keeps its buckets' members (bounded by [`MAX_MEMBERS`]) until the bucket
+//! expires ([`WindowKey::expires_at`]: the window's end plus [`LATE_RECORD_GRACE_SECS`]).
+
+use crate::detector::alert::{Alert, bounded, bounded_key};
+use crate::detector::text::clean;
+use serde::{Deserialize, Serialize};
+use std::collections::{HashMap, HashSet};
+use std::convert::Infallible;
+
+/// Most members a bucket keeps: beyond it the count saturates (every threshold is far below).
+pub const MAX_MEMBERS: usize = 500;
+
+/// How long a bucket outlives its window, for records delivered late (CloudTrail delivers most
+/// within 15 minutes; a day also covers replays of a recent day).
+pub const LATE_RECORD_GRACE_SECS: u64 = 24 * 3600;
+
+/// Longest member kept verbatim; longer ones end in a hash of their tail.
+pub const MAX_MEMBER_BYTES: usize = 256;
+
+/// Most members one record contributes (a batch call names at most 20 secrets or 10 parameters;
+/// a launch may ask for thousands of instances).
+pub const MAX_MEMBERS_PER_RECORD: usize = 100;
+
+/// What a threshold rule asks the gate to count for one record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThresholdRequest {
+    /// Who is counted: the principal (role ARN for role sessions, else the caller's ARN).
+    pub subject: String,
+    /// Sub-counter within the rule when one rule counts two kinds of things (else empty).
+    pub counter: &'static str,
+    /// The distinct things this record touched (secret ARNs, instance ids, ...).
+    pub members: Vec<String>,
+    /// What is counted, plural, for summaries: "Secrets Manager secrets".
+    pub counts: &'static str,
+    /// Distinct members in one window that release the alert.
+    pub threshold: u32,
+    /// Window length.
+    pub window_minutes: u32,
+    /// The record's `eventTime`, in Unix seconds.
+    pub event_epoch: u64,
+}
+
+/// The threshold part of an alert: pending until the gate has counted it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThresholdState {
+    /// The counter: `rule|principal` (plus a sub-counter when the rule has one).
+    pub counter: String,
+    /// Who is counted.
+    pub subject: String,
+    /// What is counted, plural.
+    pub counts: String,
+    /// The members this record contributed.
+    pub members: Vec<String>,
+    pub threshold: u32,
+    pub window_minutes: u32,
+    /// Start of the window, Unix seconds: the aligned window of the record while pending, the
+    /// window that reached the threshold once released.
+    pub window_start: u64,
+    /// The record's `eventTime`, Unix seconds.
+    pub event_epoch: u64,
+    /// Distinct members in the window when released; `None` while pending.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub distinct: Option<u64>,
+}
+
+impl ThresholdState {
+    /// The state of a fresh request raised by rule `rule_id`.
+    pub fn pending(rule_id: &str, request: ThresholdRequest) -> Self {
+        let window = u64::from(request.window_minutes.max(1)) * 60;
+        let mut counter = format!("{rule_id}|{}", request.subject);
+        if !request.counter.is_empty() {
+            counter.push('|');
+            counter.push_str(request.counter);
+        }
+        // Members come from request parameters an attacker shapes: bounded, so a full bucket
+        // stays far under DynamoDB's item size limit.
+        let mut members: Vec<String> = request
+            .members
+            .iter()
+            .filter(|m| !m.is_empty())
+            .map(|m| bounded(m, MAX_MEMBER_BYTES))
+            .collect();
+        members.sort();
+        members.dedup();
+        members.truncate(MAX_MEMBERS_PER_RECORD);
+        ThresholdState {
+            counter,
+            subject: request.subject,
+            counts: request.counts.to_owned(),
+            members,
+            threshold: request.threshold.max(1),
+            window_minutes: request.window_minutes.max(1),
+            window_start: request.event_epoch - request.event_epoch % window,
+            event_epoch: request.event_epoch,
+            distinct: None,
+        }
+    }
+}
+
+/// One bucket: a counter in one window.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct WindowKey {
+    /// `window|<counter>|<window start>`, bounded to fit a DynamoDB key.
+    pub bucket: String,
+    /// Start of the bucket's window, Unix seconds.
+    pub start: u64,
+    /// Unix seconds after which the bucket may be deleted (a DynamoDB TTL).
+    pub expires_at: u64,
+}
+
+/// How many distinct members a bucket holds, before and after adding a record's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowCount {
+    pub before: u64,
+    pub after: u64,
+}
+
+/// Distinct members per bucket: the state threshold rules need, behind a port.
+pub trait WindowStore {
+    /// Why the store could not count.
+    type Error;
+    /// Adds `members` to the bucket atomically and says how many distinct members it held
+    /// before and holds after (saturating at [`MAX_MEMBERS`]).
+    fn add(&mut self, key: &WindowKey, members: &[String]) -> Result<WindowCount, Self::Error>;
+}
+
+/// The in-memory store: the CLI (across its whole scan) and tests.
+#[derive(Debug, Default)]
+pub struct MemoryWindowStore {
+    buckets: HashMap<String, HashSet<String>>,
+}
+
+impl MemoryWindowStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+impl WindowStore for MemoryWindowStore {
+    type Error = Infallible;
+    fn add(&mut self, key: &WindowKey, members: &[String]) -> Result<WindowCount, Infallible> {
+        let set = self.buckets.entry(key.bucket.clone()).or_default();
+        let before = set.len() as u64;
+        for member in members {
+            if set.len() >= MAX_MEMBERS {
+                break;
+            }
+            set.insert(member.clone());
+        }
+        Ok(WindowCount {
+            before,
+            after: set.len() as u64,
+        })
+    }
+}
+
+/// Releases pending threshold alerts: at most one per bucket in its lifetime (a CLI scan, a
+/// Lambda invocation), once the bucket's distinct count has reached the threshold.
+#[derive(Debug, Default)]
+pub struct ThresholdGate {
+    released: HashSet<String>,
+}
+
+impl ThresholdGate {
+    /// A gate that has released nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The buckets a pending alert counts in (the aligned window and the half-shifted one that
+    /// contain its `eventTime`); `None` for alerts that are not pending.
+    pub fn window_keys(alert: &Alert) -> Option<[WindowKey; 2]> {
+        let state = alert.threshold.as_ref().filter(|t| t.distinct.is_none())?;
+        let window = u64::from(state.window_minutes) * 60;
+        let half = window / 2;
+        let t = state.event_epoch;
+        let aligned = t - t % window;
+        let shifted = (t + half) - (t + half) % window;
+        let key = |start: u64| WindowKey {
+            bucket: bounded_key(&format!("window|{}|{start}", state.counter)),
+            start,
+            expires_at: start + window + LATE_RECORD_GRACE_SECS,
+        };
+        Some([key(aligned), key(shifted.saturating_sub(half))])
+    }
+
+    /// Decides on a pending alert once its members are counted in each of its buckets: the
+    /// released alert, or `None` while every bucket is under the threshold or when this gate
+    /// already released the principal's aligned window.
+    pub fn settle(
+        &mut self,
+        mut alert: Alert,
+        counts: &[(WindowKey, WindowCount)],
+    ) -> Option<Alert> {
+        let state = alert.threshold.as_mut().filter(|t| t.distinct.is_none())?;
+        // The fullest bucket; on a tie the aligned one (listed first).
+        let (key, count) = counts
+            .iter()
+            .rev()
+            .filter(|(_, c)| c.after >= u64::from(state.threshold))
+            .max_by_key(|(_, c)| c.after)?;
+        // One alert per principal per aligned window, whichever bucket reached the threshold.
+        let dedup_key = bounded_key(&format!("{}|{}", state.counter, state.window_start));
+        if !self.released.insert(dedup_key.clone()) {
+            return None;
+        }
+        state.distinct = Some(count.after);
+        state.window_start = key.start;
+        let window_end = key.start + u64::from(state.window_minutes) * 60;
+        alert.summary = clean(
+            &format!(
+                "{}: {} distinct {} within {} minutes ({} to {}), threshold {}",
+                alert.summary,
+                count.after,
+                state.counts,
+                state.window_minutes,
+                format_epoch(key.start),
+                format_epoch(window_end),
+                state.threshold,
+            ),
+            600,
+        );
+        alert.dedup_key = dedup_key;
+        Some(alert)
+    }
+
+    /// Passes an alert through the gate with a synchronous store: alerts of other rules as they
+    /// are, pending ones counted and released or held back.
+    pub fn admit<S: WindowStore>(
+        &mut self,
+        alert: Alert,
+        store: &mut S,
+    ) -> Result<Option<Alert>, S::Error> {
+        let Some(keys) = Self::window_keys(&alert) else {
+            return Ok(Some(alert));
+        };
+        let members = &alert.threshold.as_ref().expect("pending").members;
+        let mut counts = Vec::with_capacity(keys.len());
+        for key in keys {
+            let count = store.add(&key, members)?;
+            counts.push((key, count));
+        }
+        Ok(self.settle(alert, &counts))
+    }
+}
+
+/// Parses a CloudTrail `eventTime` (`2024-07-31T12:36:52Z`; fractional seconds, a space for
+/// `T` and a numeric offset are accepted) into Unix seconds; `None` when it is not a time.
+pub fn parse_event_time(text: &str) -> Option<u64> {
+    let b = text.trim().as_bytes();
+    let digits = |range: std::ops::Range<usize>| -> Option<i64> {
+        let part = b.get(range)?;
+        if part.is_empty() || !part.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        std::str::from_utf8(part).ok()?.parse().ok()
+    };
+    if b.len() < 19
+        || b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't' | b' ')
+        || b[13] != b':'
+        || b[16] != b':'
+    {
+        return None;
+    }
+    let (year, month, day) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
+    let (hour, minute, second) = (digits(11..13)?, digits(14..16)?, digits(17..19)?);
+    if !(1..=12).contains(&month)
+        || !(1..=31).contains(&day)
+        || hour > 23
+        || minute > 59
+        || second > 60
+    {
+        return None;
+    }
+    let mut rest = &b[19..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = frac.iter().take_while(|c| c.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        rest = &frac[n..];
+    }
+    let offset = match rest {
+        b"" | b"Z" | b"z" => 0,
+        [sign @ (b'+' | b'-'), h1, h2, b':', m1, m2] => {
+            let parse = |x: &[u8]| std::str::from_utf8(x).ok()?.parse::<i64>().ok();
+            let minutes = parse(&[*h1, *h2])? * 60 + parse(&[*m1, *m2])?;
+            if *sign == b'+' { minutes } else { -minutes }
+        }
+        _ => return None,
+    };
+    let secs = days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second
+        - offset * 60;
+    u64::try_from(secs).ok()
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let mp = (month + 9) % 12;
+    let doy = (153 * mp + 2) / 5 + day - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// `2024-07-31T12:35:00Z` for Unix seconds.
+pub fn format_epoch(epoch: u64) -> String {
+    let days = (epoch / 86_400) as i64;
+    let secs = epoch % 86_400;
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
+        secs / 3600,
+        secs / 60 % 60,
+        secs % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::alert::LogObject;
+    use crate::detector::record::Record;
+    use crate::detector::rule::{Finding, RuleMeta};
+
+    #[test]
+    fn event_times_parse_in_every_shape_cloudtrail_and_peers_use() {
+        assert_eq!(parse_event_time("1970-01-01T00:00:00Z"), Some(0));
+        assert_eq!(
+            parse_event_time("2024-07-31T12:36:52Z"),
+            Some(1_722_429_412)
+        );
+        // panther-analysis test events write a space and nanoseconds.
+        assert_eq!(
+            parse_event_time("2024-12-11 21:45:56.000000000"),
+            parse_event_time("2024-12-11T21:45:56Z")
+        );
+        assert_eq!(
+            parse_event_time("2024-07-31T14:36:52+02:00"),
+            Some(1_722_429_412)
+        );
+        assert_eq!(
+            parse_event_time("2024-02-29T00:00:00Z"),
+            Some(1_709_164_800)
+        );
+        for bad in [
+            "",
+            "yesterday",
+            "2024-13-01T00:00:00Z",
+            "2024-07-31T12:36",
+            "2024-07-31T12:36:52Q",
+        ] {
+            assert_eq!(parse_event_time(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn epochs_format_back_to_the_same_time() {
+        for t in [
+            "1970-01-01T00:00:00Z",
+            "2024-02-29T23:59:59Z",
+            "2031-12-31T08:05:00Z",
+        ] {
+            assert_eq!(format_epoch(parse_event_time(t).unwrap()), t);
+        }
+    }
+
+    static META: RuleMeta = RuleMeta {
+        id: "test-threshold",
+        title: "t",
+        description: "d",
+        severity: crate::detector::Severity::Medium,
+        risk_score: 1,
+        mitre_attack: &[],
+        references: &[],
+        false_positives: &[],
+        triage: &[],
+        dedup_period_minutes: 10,
+        implements: crate::detector::rule::SourceRule {
+            vendor: "",
+            name: "",
+            id: "",
+        },
+        notes: &[],
+        events: &[],
+        failed_calls: crate::detector::rule::FailedCalls::Ignore,
+    };
+
+    fn pending(at: &str, members: &[&str]) -> Alert {
+        let record = Record::from_slice(br#"{"recipientAccountId":"111122223333"}"#).unwrap();
+        let finding = Finding::new("p read secrets".into(), serde_json::json!({}), vec![]).counted(
+            ThresholdRequest {
+                subject: "p".into(),
+                counter: "",
+                members: members.iter().map(|m| m.to_string()).collect(),
+                counts: "secrets",
+                threshold: 3,
+                window_minutes: 10,
+                event_epoch: parse_event_time(at).unwrap(),
+            },
+        );
+        Alert::new(&META, finding, &record, LogObject::default())
+    }
+
+    fn run(alerts: Vec<Alert>) -> Vec<Alert> {
+        let mut store = MemoryWindowStore::new();
+        let mut gate = ThresholdGate::new();
+        alerts
+            .into_iter()
+            .filter_map(|a| gate.admit(a, &mut store).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn one_alert_when_the_distinct_count_reaches_the_threshold() {
+        let released = run(vec![
+            pending("2024-07-31T12:01:00Z", &["a"]),
+            pending("2024-07-31T12:02:00Z", &["a"]),
+            pending("2024-07-31T12:03:00Z", &["b"]),
+            pending("2024-07-31T12:04:00Z", &["c"]),
+            pending("2024-07-31T12:05:00Z", &["d"]),
+        ]);
+        assert_eq!(released.len(), 1);
+        let alert = &released[0];
+        assert!(!alert.is_pending());
+        assert_eq!(alert.threshold.as_ref().unwrap().distinct, Some(3));
+        assert_eq!(alert.event_time, None);
+        assert!(
+            alert.summary.contains("3 distinct secrets within 10 minutes (2024-07-31T12:00:00Z to 2024-07-31T12:10:00Z), threshold 3"),
+            "{}",
+            alert.summary
+        );
+        assert_eq!(alert.dedup_key, "test-threshold|p|1722427200");
+    }
+
+    #[test]
+    fn repeats_of_one_member_and_threshold_minus_one_stay_silent() {
+        assert!(
+            run(vec![
+                pending("2024-07-31T12:01:00Z", &["a", "a"]),
+                pending("2024-07-31T12:02:00Z", &["a"]),
+                pending("2024-07-31T12:03:00Z", &["b"]),
+                pending("2024-07-31T12:04:00Z", &["b", "a"]),
+            ])
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn members_more_than_a_window_apart_never_add_up() {
+        assert!(
+            run(vec![
+                pending("2024-07-31T12:01:00Z", &["a"]),
+                pending("2024-07-31T12:04:00Z", &["b"]),
+                pending("2024-07-31T12:16:00Z", &["c"]),
+                pending("2024-07-31T12:19:00Z", &["d"]),
+            ])
+            .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_burst_across_an_aligned_boundary_is_caught_by_the_half_shifted_window() {
+        let released = run(vec![
+            pending("2024-07-31T12:09:58Z", &["a"]),
+            pending("2024-07-31T12:09:59Z", &["b"]),
+            pending("2024-07-31T12:10:00Z", &["c"]),
+        ]);
+        assert_eq!(released.len(), 1);
+        let state = released[0].threshold.as_ref().unwrap();
+        assert_eq!(format_epoch(state.window_start), "2024-07-31T12:05:00Z");
+        assert!(
+            released[0]
+                .summary
+                .contains("(2024-07-31T12:05:00Z to 2024-07-31T12:15:00Z)")
+        );
+        // Deduplicated by the releasing record's aligned window.
+        assert_eq!(released[0].dedup_key, "test-threshold|p|1722427800");
+    }
+
+    #[test]
+    fn out_of_order_records_count_the_same_and_each_aligned_window_releases_once() {
+        let released = run(vec![
+            pending("2024-07-31T12:25:00Z", &["c"]),
+            pending("2024-07-31T12:21:00Z", &["a", "b"]),
+            pending("2024-07-31T12:31:00Z", &["a", "b", "c"]),
+            pending("2024-07-31T12:32:00Z", &["d"]),
+        ]);
+        let starts: Vec<String> = released
+            .iter()
+            .map(|a| format_epoch(a.threshold.as_ref().unwrap().window_start))
+            .collect();
+        assert_eq!(starts, ["2024-07-31T12:20:00Z", "2024-07-31T12:30:00Z"]);
+    }
+
+    #[test]
+    fn a_retry_that_adds_nothing_new_is_released_by_a_fresh_gate() {
+        // The Lambda's case: the crossing invocation failed to publish; its retry re-adds the
+        // same members to the persistent store and must still release (dedup makes it once).
+        let mut store = MemoryWindowStore::new();
+        let batch = || {
+            vec![
+                pending("2024-07-31T12:01:00Z", &["a", "b"]),
+                pending("2024-07-31T12:02:00Z", &["c"]),
+            ]
+        };
+        for _attempt in 0..2 {
+            let mut gate = ThresholdGate::new();
+            let released: Vec<Alert> = batch()
+                .into_iter()
+                .filter_map(|a| gate.admit(a, &mut store).unwrap())
+                .collect();
+            assert_eq!(released.len(), 1);
+        }
+    }
+
+    #[test]
+    fn other_alerts_pass_untouched_and_buckets_are_bounded() {
+        let record = Record::from_slice(b"{}").unwrap();
+        let plain = Alert::new(
+            &META,
+            Finding::new("x".into(), serde_json::json!({}), vec![]),
+            &record,
+            LogObject::default(),
+        );
+        assert_eq!(run(vec![plain.clone()]), vec![plain]);
+
+        let mut store = MemoryWindowStore::new();
+        let key = WindowKey {
+            bucket: "b".into(),
+            start: 0,
+            expires_at: 0,
+        };
+        let many: Vec<String> = (0..MAX_MEMBERS + 50).map(|i| i.to_string()).collect();
+        let count = store.add(&key, &many).unwrap();
+        assert_eq!((count.before, count.after), (0, MAX_MEMBERS as u64));
+    }
+}

@@ -4,7 +4,8 @@ use crate::detector::engine::{parse_accounts, parse_rule_ids};
 use crate::detector::keys::{KeyKind, classify_key};
 use crate::detector::text::clean;
 use crate::detector::{
-    Alert, Detector, DetectorConfig, LogKind, ReaderConfig, ScanStats, Severity, scan_log,
+    Alert, Detector, DetectorConfig, LogKind, ReaderConfig, ScanSink, ScanStats, Severity,
+    SkippedRecord, scan_log_to,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::HashSet;
@@ -270,21 +271,14 @@ fn scan(
                     }
                 }
             };
-            let mut emit = |alert: Alert| {
-                if output_closed {
-                    return;
-                }
-                let written = match args.format {
-                    ScanFormat::Jsonl => serde_json::to_writer(&mut *out, &alert)
-                        .map_err(io::Error::other)
-                        .and_then(|()| out.write_all(b"\n")),
-                    ScanFormat::Text => writeln!(out, "{}", alert.to_text()),
-                };
-                if written.is_err() {
-                    output_closed = true;
-                }
+            let sink = CliSink {
+                out: &mut *out,
+                err: &mut *err,
+                format: args.format,
+                output_closed: &mut output_closed,
+                shown_location: shown(&input),
             };
-            match scan_log(source, &location, &detector, reader_config, &mut emit) {
+            match scan_log_to(source, &location, &detector, reader_config, sink) {
                 Ok(stats) => totals.add(&stats),
                 Err(e) => {
                     totals.add(&e.stats);
@@ -331,6 +325,45 @@ fn scan(
     } else {
         EXIT_CLEAN
     })
+}
+
+/// Alerts to stdout; each record not fully evaluated named on stderr, with its event id.
+struct CliSink<'a> {
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    format: ScanFormat,
+    /// Set once stdout is gone (a closed pipe): alerts are still counted, not written.
+    output_closed: &'a mut bool,
+    shown_location: String,
+}
+
+impl ScanSink for CliSink<'_> {
+    fn alert(&mut self, alert: Alert) {
+        if *self.output_closed {
+            return;
+        }
+        let written = match self.format {
+            ScanFormat::Jsonl => serde_json::to_writer(&mut *self.out, &alert)
+                .map_err(io::Error::other)
+                .and_then(|()| self.out.write_all(b"\n")),
+            ScanFormat::Text => writeln!(self.out, "{}", alert.to_text()),
+        };
+        if written.is_err() {
+            *self.output_closed = true;
+        }
+    }
+
+    fn skipped(&mut self, skipped: SkippedRecord) {
+        // A record nobody could judge may hide an event: name it (also counted in the summary).
+        let _ = writeln!(
+            self.err,
+            "trailwatch: warning: {} (record {}, event id {}): record skipped: {}",
+            self.shown_location,
+            skipped.record_index,
+            clean(skipped.event_id.as_deref().unwrap_or("unknown"), 128),
+            clean(&skipped.reason, 512),
+        );
+    }
 }
 
 /// A path as printed on stderr: control, bidi and invisible characters escaped, so a file

@@ -471,3 +471,23 @@ fn file_names_on_stderr_cannot_forge_lines_or_escapes() {
         "a forged summary line: {stderr:?}"
     );
 }
+
+#[test]
+fn a_record_no_rule_could_judge_is_named_on_stderr_and_counted() {
+    // Issue 8.6: a policy nested past serde's recursion limit hid the event without a trace.
+    let dir = TempDir::new("skipped");
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let log = format!(
+        r#"{{"Records":[{{"eventID":"hidden-share","eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy",
+          "recipientAccountId":"111122223333","requestParameters":{{"bucketName":"b","bucketPolicy":{deep}}}}}]}}"#
+    );
+    let path = dir.0.join("deep.json");
+    std::fs::write(&path, log).unwrap();
+    let out = run(&["scan", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("(record 0, event id hidden-share): record skipped:"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("1 skipped records"), "{stderr}");
+}

@@ -5,7 +5,8 @@ use crate::detector::keys::{KeyKind, classify_key};
 use crate::detector::text::clean;
 use crate::detector::threshold::{MemoryWindowStore, ThresholdGate};
 use crate::detector::{
-    Alert, Detector, DetectorConfig, LogKind, ReaderConfig, ScanStats, Severity, scan_log,
+    Alert, Detector, DetectorConfig, LogKind, ReaderConfig, ScanSink, ScanStats, Severity,
+    SkippedRecord, scan_log_to,
 };
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::HashSet;
@@ -283,35 +284,19 @@ fn scan(
                     }
                 }
             };
-            let mut released = 0u64;
-            let mut emit = |alert: Alert| {
-                let alert = if alert.is_pending() {
-                    match threshold_gate.admit(alert, &mut window_store) {
-                        Ok(Some(alert)) => {
-                            released += 1;
-                            alert
-                        }
-                        Ok(None) => return,
-                        Err(never) => match never {},
-                    }
-                } else {
-                    alert
-                };
-                if output_closed {
-                    return;
-                }
-                let written = match args.format {
-                    ScanFormat::Jsonl => serde_json::to_writer(&mut *out, &alert)
-                        .map_err(io::Error::other)
-                        .and_then(|()| out.write_all(b"\n")),
-                    ScanFormat::Text => writeln!(out, "{}", alert.to_text()),
-                };
-                if written.is_err() {
-                    output_closed = true;
-                }
+            let mut sink = CliSink {
+                out: &mut *out,
+                err: &mut *err,
+                format: args.format,
+                output_closed: &mut output_closed,
+                shown_location: shown(&input),
+                gate: &mut threshold_gate,
+                window_store: &mut window_store,
+                released: 0,
             };
-            let scanned = scan_log(source, &location, &detector, reader_config, &mut emit);
-            totals.alerts += released;
+            let scanned = scan_log_to(source, &location, &detector, reader_config, &mut sink);
+            // Threshold alerts are counted when released, not when their record is read.
+            totals.alerts += sink.released;
             match scanned {
                 Ok(stats) => totals.add(&stats),
                 Err(e) => {
@@ -359,6 +344,62 @@ fn scan(
     } else {
         EXIT_CLEAN
     })
+}
+
+/// Alerts to stdout; each record not fully evaluated named on stderr, with its event id.
+struct CliSink<'a> {
+    out: &'a mut dyn Write,
+    err: &'a mut dyn Write,
+    format: ScanFormat,
+    /// Set once stdout is gone (a closed pipe): alerts are still counted, not written.
+    output_closed: &'a mut bool,
+    shown_location: String,
+    /// One window store and gate for the whole scan: a burst spans files.
+    gate: &'a mut ThresholdGate,
+    window_store: &'a mut MemoryWindowStore,
+    /// Threshold alerts the gate let through for this input.
+    released: u64,
+}
+
+impl ScanSink for CliSink<'_> {
+    fn alert(&mut self, alert: Alert) {
+        let alert = if alert.is_pending() {
+            let Ok(released) = self.gate.admit(alert, self.window_store);
+            match released {
+                Some(alert) => {
+                    self.released += 1;
+                    alert
+                }
+                None => return,
+            }
+        } else {
+            alert
+        };
+        if *self.output_closed {
+            return;
+        }
+        let written = match self.format {
+            ScanFormat::Jsonl => serde_json::to_writer(&mut *self.out, &alert)
+                .map_err(io::Error::other)
+                .and_then(|()| self.out.write_all(b"\n")),
+            ScanFormat::Text => writeln!(self.out, "{}", alert.to_text()),
+        };
+        if written.is_err() {
+            *self.output_closed = true;
+        }
+    }
+
+    fn skipped(&mut self, skipped: SkippedRecord) {
+        // A record nobody could judge may hide an event: name it (also counted in the summary).
+        let _ = writeln!(
+            self.err,
+            "trailwatch: warning: {} (record {}, event id {}): record skipped: {}",
+            self.shown_location,
+            skipped.record_index,
+            clean(skipped.event_id.as_deref().unwrap_or("unknown"), 128),
+            clean(&skipped.reason, 512),
+        );
+    }
 }
 
 /// A path as printed on stderr: control, bidi and invisible characters escaped, so a file

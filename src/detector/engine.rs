@@ -360,6 +360,15 @@ pub trait ScanSink {
     fn skipped(&mut self, skipped: SkippedRecord);
 }
 
+impl<S: ScanSink + ?Sized> ScanSink for &mut S {
+    fn alert(&mut self, alert: Alert) {
+        (**self).alert(alert)
+    }
+    fn skipped(&mut self, skipped: SkippedRecord) {
+        (**self).skipped(skipped)
+    }
+}
+
 /// A sink that takes alerts and leaves skipped records to the counters.
 struct AlertsOnly<F>(F);
 
@@ -655,7 +664,7 @@ mod tests {
             alerts: Vec<Alert>,
             skipped: Vec<SkippedRecord>,
         }
-        impl ScanSink for &mut Collect {
+        impl ScanSink for Collect {
             fn alert(&mut self, alert: Alert) {
                 self.alerts.push(alert);
             }

@@ -3,7 +3,10 @@
 //! source expects.
 
 use crate::detector::keys::{KeyKind, classify_key};
-use crate::detector::{Detector, ReadError, ScanStats, scan_log};
+use crate::detector::text::clean;
+use crate::detector::{
+    Alert, Detector, ReadError, ScanSink, ScanStats, SkippedRecord, scan_log_to,
+};
 use crate::lambda::config::LambdaConfig;
 use crate::lambda::delivery::{
     ALERT_CHANNEL_CAPACITY, Delivery, KeyDigest, LEASE_MARGIN, PUBLISH_BATCH, SeenKeys, key_digest,
@@ -277,21 +280,22 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         let reader_config = self.config.reader;
         let location = url.clone();
         let (alerts_tx, mut alerts_rx) = tokio::sync::mpsc::channel(ALERT_CHANNEL_CAPACITY);
+        let mut to_channel = ScanToChannel {
+            alerts: alerts_tx,
+            passed: HashSet::new(),
+            repeats: 0,
+            bucket: object.bucket.clone(),
+            key: object.key.clone(),
+        };
         let scanner = tokio::task::spawn_blocking(move || {
-            // Repeats of a key within the object are dropped here, on digests only, so neither
-            // the channel nor memory sees them.
-            let mut passed: HashSet<KeyDigest> = HashSet::new();
-            let mut repeats = 0u64;
-            let result = scan_log(opened.body, &location, &detector, reader_config, |alert| {
-                if passed.insert(key_digest(&alert.dedup_key)) {
-                    // A full channel blocks the scan until the publisher catches up; a closed
-                    // one cannot happen while the publisher loop below runs.
-                    let _ = alerts_tx.blocking_send(alert);
-                } else {
-                    repeats += 1;
-                }
-            });
-            (result, repeats)
+            let result = scan_log_to(
+                opened.body,
+                &location,
+                &detector,
+                reader_config,
+                &mut to_channel,
+            );
+            (result, to_channel.repeats)
         });
 
         // Alerts from the readable part are published even when the object is damaged.
@@ -354,6 +358,42 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
             }
             (None, None) => ObjectOutcome::Scanned(report),
         }
+    }
+}
+
+/// The scanner's side of the channel: repeats of a key within the object are dropped here, on
+/// digests only, so neither the channel nor memory sees them; skipped records are logged.
+struct ScanToChannel {
+    alerts: tokio::sync::mpsc::Sender<Alert>,
+    passed: HashSet<KeyDigest>,
+    repeats: u64,
+    bucket: String,
+    key: String,
+}
+
+impl ScanSink for &mut ScanToChannel {
+    fn alert(&mut self, alert: Alert) {
+        if self.passed.insert(key_digest(&alert.dedup_key)) {
+            // A full channel blocks the scan until the publisher catches up; a closed one
+            // cannot happen while the publisher loop runs.
+            let _ = self.alerts.blocking_send(alert);
+        } else {
+            self.repeats += 1;
+        }
+    }
+
+    fn skipped(&mut self, skipped: SkippedRecord) {
+        // An attacker who can shape a record must not be able to hide it: every record not
+        // fully evaluated is named (its event id and fields are attacker-sized: bounded).
+        tracing::warn!(
+            bucket = %self.bucket,
+            key = %self.key,
+            record_index = skipped.record_index,
+            event_id = %clean(skipped.event_id.as_deref().unwrap_or("unknown"), 128),
+            event_name = %clean(skipped.event_name.as_deref().unwrap_or("unknown"), 128),
+            reason = %clean(&skipped.reason, 512),
+            "record skipped: not fully evaluated"
+        );
     }
 }
 

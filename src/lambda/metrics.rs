@@ -12,6 +12,8 @@ pub struct InvocationMetrics {
     pub objects_skipped: u64,
     pub objects_failed: u64,
     pub records_processed: u64,
+    /// Records read but not fully evaluated (unreadable, or a rule could not judge them).
+    pub records_skipped: u64,
     pub alerts_published: u64,
     pub alerts_suppressed: u64,
 }
@@ -23,6 +25,7 @@ impl InvocationMetrics {
             ObjectOutcome::Scanned(r) => {
                 self.objects_scanned += 1;
                 self.records_processed += r.records;
+                self.records_skipped += r.skipped_records;
                 self.alerts_published += r.alerts_published;
                 self.alerts_suppressed += r.alerts_suppressed;
             }
@@ -46,6 +49,7 @@ impl InvocationMetrics {
                     "Dimensions": [["FunctionName"]],
                     "Metrics": [
                         {"Name": "RecordsProcessed", "Unit": "Count"},
+                        {"Name": "RecordsSkipped", "Unit": "Count"},
                         {"Name": "AlertsPublished", "Unit": "Count"},
                         {"Name": "AlertsSuppressed", "Unit": "Count"},
                         {"Name": "ObjectsFailed", "Unit": "Count"},
@@ -56,6 +60,7 @@ impl InvocationMetrics {
             },
             "FunctionName": function_name,
             "RecordsProcessed": self.records_processed,
+            "RecordsSkipped": self.records_skipped,
             "AlertsPublished": self.alerts_published,
             "AlertsSuppressed": self.alerts_suppressed,
             "ObjectsFailed": self.objects_failed,
@@ -83,12 +88,14 @@ mod tests {
         let mut m = InvocationMetrics::default();
         m.record(&ObjectOutcome::Scanned(ObjectReport {
             records: 10,
+            skipped_records: 3,
             alerts_published: 2,
             ..ObjectReport::default()
         }));
         m.record(&ObjectOutcome::Permanent("corrupt".into()));
         let emf = m.to_emf(Duration::from_millis(42), "trailwatch-fn");
         assert_eq!(emf["RecordsProcessed"], 10);
+        assert_eq!(emf["RecordsSkipped"], 3);
         assert_eq!(emf["AlertsPublished"], 2);
         assert_eq!(emf["ObjectsFailed"], 1);
         assert_eq!(emf["FunctionName"], "trailwatch-fn");

@@ -701,3 +701,76 @@ async fn an_asynchronous_invocation_killed_after_claiming_is_completed_by_lambda
     );
     assert_eq!(published(&p).len(), 1);
 }
+
+/// Captures what `tracing` writes, for assertions on log lines.
+#[derive(Clone, Default)]
+struct CapturedLog(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for CapturedLog {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLog {
+    type Writer = CapturedLog;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+#[test]
+fn a_record_no_rule_could_judge_is_counted_and_logged_with_its_event_id() {
+    // Issue 8.6: a policy nested past serde's recursion limit hid the event without a trace.
+    let deep = format!("{}1{}", "[".repeat(200), "]".repeat(200));
+    let log = format!(
+        r#"{{"Records":[{{"eventID":"hidden-share","eventSource":"s3.amazonaws.com","eventName":"PutBucketPolicy",
+          "recipientAccountId":"111122223333","requestParameters":{{"bucketName":"b","bucketPolicy":{deep}}}}}]}}"#
+    );
+    let captured = CapturedLog::default();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(captured.clone())
+        .finish();
+    // The scan runs on a blocking thread: the subscriber is set on every thread the runtime
+    // starts, blocking ones included.
+    let dispatch = tracing::Dispatch::new(subscriber);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .on_thread_start(move || {
+            std::mem::forget(tracing::dispatcher::set_default(&dispatch));
+        })
+        .build()
+        .unwrap();
+    let p = processor(FakeS3::default().with(AMI_KEY, log.into_bytes()));
+    let object = ObjectRef {
+        bucket: BUCKET.into(),
+        key: AMI_KEY.into(),
+        size: None,
+    };
+    let outcome = runtime.block_on(async {
+        let seen = Arc::new(Mutex::new(std::collections::HashSet::new()));
+        p.process_object(&object, &seen, at(60)).await
+    });
+    drop(runtime);
+    let crate::lambda::ObjectOutcome::Scanned(report) = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(report.skipped_records, 1);
+    let mut metrics = crate::lambda::metrics::InvocationMetrics::default();
+    metrics.record(&crate::lambda::ObjectOutcome::Scanned(report));
+    assert_eq!(metrics.records_skipped, 1);
+    let logged = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    let warning = logged
+        .lines()
+        .find(|l| l.contains("record skipped"))
+        .unwrap_or_else(|| panic!("no warning in {logged}"));
+    assert!(warning.contains("\"level\":\"WARN\""), "{warning}");
+    assert!(warning.contains("hidden-share"), "{warning}");
+    assert!(warning.contains("recursion limit"), "{warning}");
+}

@@ -314,6 +314,17 @@ export class TrailwatchStack extends cdk.Stack {
         period: fiveMinutes,
         statistic: 'Sum',
       }), 1, atLeast);
+    // A record nobody could judge may be an attacker hiding an event: each is named by event
+    // id in the function log.
+    alarm('RecordsSkippedAlarm',
+      'Log records were read but not fully evaluated (unreadable, or a rule could not judge them); the function log names each by event id',
+      new cloudwatch.Metric({
+        namespace: 'trailwatch',
+        metricName: 'RecordsSkipped',
+        dimensionsMap: { FunctionName: this.function.functionName },
+        period: fiveMinutes,
+        statistic: 'Sum',
+      }), 1, atLeast);
 
     // ------------------------------------------------------------ outputs
     new cdk.CfnOutput(this, 'AlertTopicArn', {

@@ -161,22 +161,25 @@ describe('new-trail stack (defaults)', () => {
     template.resourcePropertiesCountIs('AWS::IAM::Role', { ManagedPolicyArns: Match.anyValue() }, 0);
   });
 
-  it('alarms on function errors, throttles, dead letters, queue age and unreadable objects', () => {
+  it('alarms on function errors, throttles, dead letters, queue age, unreadable objects and skipped records', () => {
     const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => a.Properties);
     const metrics = alarms.map((a) => `${a.Namespace}/${a.MetricName}`).sort();
     assert.deepEqual(metrics, [
       'AWS/Lambda/Errors', 'AWS/Lambda/Throttles',
       'AWS/SQS/ApproximateAgeOfOldestMessage', 'AWS/SQS/ApproximateNumberOfMessagesVisible',
-      'trailwatch/ObjectsFailed',
+      'trailwatch/ObjectsFailed', 'trailwatch/RecordsSkipped',
     ]);
     for (const alarm of alarms) {
       assert.equal(alarm.AlarmActions.length, 1, `${alarm.MetricName} notifies someone`);
     }
-    const failed = alarms.find((a) => a.MetricName === 'ObjectsFailed');
-    // The function's EMF lines carry a FunctionName dimension; the alarm must select on it.
-    assert.equal(failed.Dimensions.length, 1);
-    assert.equal(failed.Dimensions[0].Name, 'FunctionName');
-    assert.match(JSON.stringify(failed.Dimensions[0].Value), /^\{"Ref":"Function[0-9A-F]+"\}$/);
+    for (const name of ['ObjectsFailed', 'RecordsSkipped']) {
+      const own = alarms.find((a) => a.MetricName === name);
+      // The function's EMF lines carry a FunctionName dimension; the alarm must select on it.
+      assert.equal(own.Dimensions.length, 1, name);
+      assert.equal(own.Dimensions[0].Name, 'FunctionName', name);
+      assert.match(JSON.stringify(own.Dimensions[0].Value), /^\{"Ref":"Function[0-9A-F]+"\}$/, name);
+      assert.equal(own.Threshold, 1, name);
+    }
   });
 
   it('answers every checkov finding it skips in writing', () => {

@@ -91,7 +91,7 @@ static META: RuleMeta = RuleMeta {
     implements: SourceRule {
         vendor: "Elastic",
         name: "AWS IAM Assume Role Policy Update",
-        id: "a1329140-8de3-4445-9f87-908fb6d824f4",
+        id: "a60326d7-dca7-4fb7-93eb-1ca03a1febbd",
     },
     notes: &[
         "Judges the trust policy instead of alerting on every update; covers CreateRole too.",

@@ -169,8 +169,8 @@ static META: RuleMeta = RuleMeta {
     ],
     dedup_period_minutes: 120,
     implements: SourceRule {
-        vendor: "0xFF (Sentinel)",
-        name: "Resource shared with unknown external account",
+        vendor: "FalconForce FalconFriday (Sentinel KQL)",
+        name: "AWS Resource Shared with Unknown External Account",
         id: "0xFF-0236-Resource_Shared_with_Unknown_External_Account-AWS",
     },
     notes: &[

@@ -81,8 +81,8 @@ static META: RuleMeta = RuleMeta {
     dedup_period_minutes: 60,
     implements: SourceRule {
         vendor: "Panther",
-        name: "AWS Security Configuration Change",
-        id: "AWS.CloudTrail.SecurityConfigChange",
+        name: "Account Security Configuration Changed",
+        id: "AWS.CloudTrail.SecurityConfigurationChange",
     },
     notes: &[
         "Covers the bucket level and Put calls that turn settings off, not only the account-level deletion.",

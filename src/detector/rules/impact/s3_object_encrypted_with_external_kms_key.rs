@@ -71,7 +71,7 @@ static META: RuleMeta = RuleMeta {
     implements: SourceRule {
         vendor: "Elastic",
         name: "AWS S3 Object Encryption Using External KMS Key",
-        id: "aws-s3-object-encryption-using-external-kms-key",
+        id: "ab8f074c-5565-4bc4-991c-d49770e19fc9",
     },
     notes: &[
         "Also watches PutObject and CreateMultipartUpload, not only CopyObject.",

@@ -100,7 +100,7 @@ async fn alerts_reach_subscribers_with_filterable_attributes() {
     let mut keys = Vec::new();
     for name in SHARES
         .iter()
-        .chain(["aws.defense-evasion.cloudtrail-stop"].iter())
+        .chain(["aws.impact.bedrock-invoke-model"].iter())
     {
         let key = format!("{PREFIX}{name}.json.gz");
         stack.upload(&key, stratus(name)).await;

@@ -10,6 +10,7 @@ use trailwatch::lambda::dynamo::DynamoDedupStore;
 use trailwatch::lambda::ports::{Claim, DedupStore, NoDedupStore};
 use trailwatch::lambda::s3::S3Source;
 use trailwatch::lambda::sns::SnsSink;
+use trailwatch::lambda::window_store::{DynamoWindowStore, WindowCounters};
 use trailwatch::lambda::{LambdaConfig, Processor};
 
 /// The dedup store chosen by `DEDUP_TABLE`.
@@ -71,7 +72,16 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         None => Dedup::InvocationOnly(NoDedupStore),
     };
     let sink = SnsSink::new(sns, config.alert_topic_arn.clone());
-    let processor = Arc::new(Processor::new(S3Source::new(s3), sink, dedup, config)?);
+    // Threshold windows live in the dedup table when there is one (shared by every invocation).
+    let windows = match &config.dedup_table {
+        Some(table) => WindowCounters::Table(DynamoWindowStore::new(
+            aws_sdk_dynamodb::Client::new(&aws),
+            table.clone(),
+        )),
+        None => WindowCounters::default(),
+    };
+    let processor =
+        Arc::new(Processor::new(S3Source::new(s3), sink, dedup, config)?.with_windows(windows));
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let processor = Arc::clone(&processor);

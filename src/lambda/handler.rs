@@ -4,6 +4,7 @@
 
 use crate::detector::keys::{KeyKind, classify_key};
 use crate::detector::text::clean;
+use crate::detector::threshold::ThresholdGate;
 use crate::detector::{
     Alert, Detector, ReadError, ScanSink, ScanStats, SkippedRecord, scan_log_to,
 };
@@ -14,6 +15,7 @@ use crate::lambda::delivery::{
 use crate::lambda::events::{Invocation, ObjectRef, parse_invocation};
 use crate::lambda::metrics::InvocationMetrics;
 use crate::lambda::ports::{AlertSink, DedupStore, FetchError, ObjectSource};
+use crate::lambda::window_store::{WindowCounters, gate_alerts};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::HashSet;
@@ -62,6 +64,8 @@ pub struct Processor<S, K, D> {
     source: S,
     sink: K,
     dedup: D,
+    /// Counts for threshold ("in bulk") rules across objects and invocations.
+    windows: WindowCounters,
     detector: Arc<Detector>,
     config: LambdaConfig,
 }
@@ -92,9 +96,17 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
             source,
             sink,
             dedup,
+            windows: WindowCounters::default(),
             detector,
             config,
         })
+    }
+
+    /// Counts threshold windows in `windows` (the table, shared by every invocation) instead
+    /// of this container's memory.
+    pub fn with_windows(mut self, windows: WindowCounters) -> Self {
+        self.windows = windows;
+        self
     }
 
     /// Handles one invocation payload, assuming Lambda's longest timeout as its deadline.
@@ -302,7 +314,27 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         let mut delivery = Delivery::new(&self.sink, &self.dedup, seen, lease_until);
         let mut batch = Vec::with_capacity(PUBLISH_BATCH);
         let mut found = 0u64;
+        let mut gate = ThresholdGate::new();
+        let mut window_error = None;
         while let Some(alert) = alerts_rx.recv().await {
+            // A threshold rule's record is one count; an alert only once its window is full.
+            let alert = if alert.is_pending() {
+                if window_error.is_some() {
+                    continue;
+                }
+                match gate_alerts(&mut gate, &self.windows, vec![alert]).await {
+                    Ok(mut released) => match released.pop() {
+                        Some(alert) => alert,
+                        None => continue,
+                    },
+                    Err(problem) => {
+                        window_error = Some(format!("threshold window count failed: {problem}"));
+                        continue;
+                    }
+                }
+            } else {
+                alert
+            };
             found += 1;
             batch.push(alert);
             if batch.len() == PUBLISH_BATCH {
@@ -328,6 +360,9 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
             Ok(counts) => (counts, None),
             Err((counts, problem)) => (counts, Some(problem)),
         };
+        // A count that could not be stored is retried with the object: the counts already
+        // added are sets, so adding the same members again changes nothing.
+        let publish_error = publish_error.or(window_error);
         let report = ObjectReport {
             records: stats.records,
             skipped_records: stats.skipped_records,
@@ -373,7 +408,8 @@ struct ScanToChannel {
 
 impl ScanSink for &mut ScanToChannel {
     fn alert(&mut self, alert: Alert) {
-        if self.passed.insert(key_digest(&alert.dedup_key)) {
+        // Every record of a burst counts: pending threshold alerts share a window's key.
+        if alert.is_pending() || self.passed.insert(key_digest(&alert.dedup_key)) {
             // A full channel blocks the scan until the publisher catches up; a closed one
             // cannot happen while the publisher loop runs.
             let _ = self.alerts.blocking_send(alert);

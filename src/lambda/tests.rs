@@ -544,7 +544,7 @@ async fn concurrency_is_bounded_and_order_kept() {
         let log = if i % 2 == 0 {
             "aws.exfiltration.ec2-share-ami.json.gz"
         } else {
-            "aws.defense-evasion.cloudtrail-stop.json.gz"
+            "aws.impact.bedrock-invoke-model.json.gz"
         };
         s3 = s3.with(k, fixture_log(log));
     }
@@ -773,4 +773,42 @@ fn a_record_no_rule_could_judge_is_counted_and_logged_with_its_event_id() {
     assert!(warning.contains("\"level\":\"WARN\""), "{warning}");
     assert!(warning.contains("hidden-share"), "{warning}");
     assert!(warning.contains("recursion limit"), "{warning}");
+}
+
+#[tokio::test]
+async fn a_burst_across_objects_releases_one_threshold_alert() {
+    // The Stratus secrets detonation read in two halves, as two log objects: one alert for the
+    // principal's window, once the distinct count reaches the threshold, and none for the half
+    // alone.
+    let records: Vec<Value> = {
+        let bytes = fixture_log("aws.credential-access.secretsmanager-retrieve-secrets.json.gz");
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut text)
+            .unwrap();
+        let log: Value = serde_json::from_str(&text).unwrap();
+        log["Records"].as_array().unwrap().clone()
+    };
+    let half = records.len() / 2;
+    let first = serde_json::to_vec(&json!({ "Records": records[..half] })).unwrap();
+    let second = serde_json::to_vec(&json!({ "Records": records[half..] })).unwrap();
+    let first_key = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/a.json";
+    let second_key = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/b.json";
+    let p = processor(
+        FakeS3::default()
+            .with(first_key, first)
+            .with(second_key, second),
+    );
+    p.handle(s3_event(&[first_key])).await.unwrap();
+    let after_first: Vec<String> = published(&p).into_iter().map(|a| a.rule_id).collect();
+    assert!(
+        !after_first.contains(&"secretsmanager-secrets-read-in-bulk".to_string()),
+        "{after_first:?}"
+    );
+    p.handle(s3_event(&[second_key])).await.unwrap();
+    let bulk: Vec<Alert> = published(&p)
+        .into_iter()
+        .filter(|a| a.rule_id == "secretsmanager-secrets-read-in-bulk")
+        .collect();
+    assert_eq!(bulk.len(), 1, "{bulk:#?}");
+    assert!(bulk[0].threshold.is_some() && !bulk[0].is_pending());
 }

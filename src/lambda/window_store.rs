@@ -106,6 +106,31 @@ impl WindowCounter for DynamoWindowStore {
     }
 }
 
+/// The window counter a deployment uses: the table when one is configured, else the
+/// container's own memory.
+#[derive(Debug)]
+pub enum WindowCounters {
+    /// Shared by every invocation (the dedup table).
+    Table(DynamoWindowStore),
+    /// This warm container only.
+    Local(InvocationWindowStore),
+}
+
+impl Default for WindowCounters {
+    fn default() -> Self {
+        WindowCounters::Local(InvocationWindowStore::default())
+    }
+}
+
+impl WindowCounter for WindowCounters {
+    async fn add(&self, key: &WindowKey, members: &[String]) -> Result<WindowCount, String> {
+        match self {
+            WindowCounters::Table(store) => store.add(key, members).await,
+            WindowCounters::Local(store) => store.add(key, members).await,
+        }
+    }
+}
+
 /// No table configured: windows are counted within one invocation only (a burst split over
 /// invocations is missed; say so in the deployment notes).
 #[derive(Debug, Default)]

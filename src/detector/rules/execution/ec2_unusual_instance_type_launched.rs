@@ -23,7 +23,7 @@
 //! dedup key (actor + type) keeps it to one alert per hour per actor and type. Fleets and Auto
 //! Scaling groups launch through `CreateFleet`/the Auto Scaling service, not reported here.
 
-use crate::detector::record::Record;
+use crate::detector::record::{Record, lenient_object, lenient_str};
 use crate::detector::rule::{
     Attack, EventSelector, FailedCalls, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
     Unevaluable, Verdict,
@@ -32,6 +32,7 @@ use crate::detector::rules::common::{actor_key, actor_name, failure_suffix};
 use crate::detector::text::clean;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 use std::collections::BTreeSet;
 
 /// The rule value registered in the catalogue.
@@ -117,37 +118,65 @@ pub fn accelerator_of(instance_type: &str) -> Option<&'static str> {
         .map(|(_, what)| *what)
 }
 
+// Typed views that keep only what the rule reads: a launch response lists every instance in
+// detail, and building a JSON tree of it for each RunInstances would cost more than the rule.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RunInstancesParams {
+struct RunInstancesParams<'a> {
     /// A string, or `{"value": ...}` in some SDKs' records.
-    #[serde(default)]
-    instance_type: Option<Value>,
-    #[serde(default)]
-    instances_set: Option<Value>,
+    #[serde(default, borrow)]
+    instance_type: Option<InstanceType<'a>>,
+    #[serde(default, deserialize_with = "lenient_object")]
+    instances_set: Option<ItemSet<RequestedInstances>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum InstanceType<'a> {
+    Name(#[serde(borrow)] Cow<'a, str>),
+    Wrapped {
+        #[serde(default, borrow, deserialize_with = "lenient_str")]
+        value: Option<Cow<'a, str>>,
+    },
+    Other(serde::de::IgnoredAny),
+}
+
+impl InstanceType<'_> {
+    fn name(&self) -> Option<&str> {
+        match self {
+            InstanceType::Name(s) => Some(s.as_ref()),
+            InstanceType::Wrapped { value } => value.as_deref(),
+            InstanceType::Other(_) => None,
+        }
+        .filter(|s| !s.trim().is_empty())
+    }
+}
+
+#[derive(Deserialize)]
+struct ItemSet<T> {
+    #[serde(default = "Vec::new")]
+    items: Vec<T>,
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct RunInstancesResponse {
+struct RequestedInstances {
     #[serde(default)]
-    instances_set: Option<Value>,
+    max_count: Option<Value>,
 }
 
-/// `instancesSet.items[]`, whatever is inside.
-fn items(set: Option<&Value>) -> &[Value] {
-    set.and_then(|s| s.get("items"))
-        .and_then(Value::as_array)
-        .map_or(&[], Vec::as_slice)
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct RunInstancesResponse<'a> {
+    #[serde(default, borrow, deserialize_with = "lenient_object")]
+    instances_set: Option<ItemSet<LaunchedInstance<'a>>>,
 }
 
-fn type_name(value: &Value) -> Option<&str> {
-    match value {
-        Value::String(s) => Some(s.as_str()),
-        Value::Object(o) => o.get("value").and_then(Value::as_str),
-        _ => None,
-    }
-    .filter(|s| !s.trim().is_empty())
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LaunchedInstance<'a> {
+    #[serde(default, borrow, deserialize_with = "lenient_str")]
+    instance_type: Option<Cow<'a, str>>,
 }
 
 impl Rule for Ec2UnusualInstanceTypeLaunched {
@@ -162,14 +191,17 @@ impl Rule for Ec2UnusualInstanceTypeLaunched {
             && let Some(response) = record.response_elements::<RunInstancesResponse>()?
         {
             types.extend(
-                items(response.instances_set.as_ref())
+                response
+                    .instances_set
                     .iter()
-                    .filter_map(|i| i.get("instanceType").and_then(type_name))
+                    .flat_map(|set| &set.items)
+                    .filter_map(|i| i.instance_type.as_deref())
+                    .filter(|t| !t.trim().is_empty())
                     .map(str::to_owned),
             );
         }
         if types.is_empty()
-            && let Some(requested) = params.instance_type.as_ref().and_then(type_name)
+            && let Some(requested) = params.instance_type.as_ref().and_then(InstanceType::name)
         {
             types.insert(requested.to_owned());
         }
@@ -184,9 +216,15 @@ impl Rule for Ec2UnusualInstanceTypeLaunched {
         if unusual.is_empty() {
             return Ok(None);
         }
-        let max_count = items(params.instances_set.as_ref())
+        let max_count = params
+            .instances_set
             .iter()
-            .filter_map(|i| i.get("maxCount").and_then(Value::as_u64))
+            .flat_map(|set| &set.items)
+            .filter_map(|i| match &i.max_count {
+                Some(Value::Number(n)) => n.as_u64(),
+                Some(Value::String(s)) => s.trim().parse().ok(),
+                _ => None,
+            })
             .sum::<u64>();
         let described: Vec<String> = unusual
             .iter()
@@ -299,6 +337,17 @@ mod tests {
         let f = assert_fires(&RULE, &launched(None, "trn1.32xlarge").to_string());
         assert_eq!(f.details["instance_types"], json!(["trn1.32xlarge"]));
         assert_silent(&RULE, &launched(None, "m6i.large").to_string());
+    }
+
+    #[test]
+    fn a_wrapped_request_type_is_read_too() {
+        // Panther's rule reads requestParameters.instanceType as a string or {"value": ...}.
+        let mut r = denied_p2();
+        r["requestParameters"]["instanceType"] = json!({"value": "p3.2xlarge"});
+        let f = assert_fires(&RULE, &r.to_string());
+        assert_eq!(f.details["instance_types"], json!(["p3.2xlarge"]));
+        r["requestParameters"]["instanceType"] = json!(42);
+        assert_unevaluable(&RULE, &r.to_string());
     }
 
     #[test]

@@ -59,6 +59,7 @@ fn scanning_a_directory_prints_one_alert_per_line_and_exits_1() {
         [
             "ec2-instance-launches-failed-in-bulk",
             "ec2-password-data-read-in-bulk",
+            "ec2-user-data-read-in-bulk",
             "secretsmanager-secrets-read-in-bulk",
             "secretsmanager-secrets-read-in-bulk",
             "ssm-secure-parameters-read-in-bulk",

@@ -108,7 +108,10 @@ const EXPECTED_RULES: &[(&str, &[&str])] = &[
         "aws.defense-evasion.vpc-remove-flow-logs",
         &["vpc-flow-logs-deleted"],
     ),
-    ("aws.discovery.ec2-download-user-data", &[]),
+    (
+        "aws.discovery.ec2-download-user-data",
+        &["ec2-user-data-read-in-bulk"],
+    ),
     // One denied RunInstances of p2.xlarge: an attempt, low severity.
     (
         "aws.execution.ec2-launch-unusual-instances",

@@ -6,6 +6,7 @@ use crate::detector::rule::Rule;
 pub mod common;
 pub mod credential_access;
 pub mod defense_evasion;
+pub mod discovery;
 pub mod execution;
 pub mod exposure;
 pub mod impact;
@@ -55,6 +56,7 @@ pub static CATALOGUE: &[&'static dyn Rule] = &[
     &credential_access::ssm_secure_parameters_read_in_bulk::RULE,
     &credential_access::ec2_password_data_read_in_bulk::RULE,
     &execution::ec2_instance_launches_failed_in_bulk::RULE,
+    &discovery::ec2_user_data_read_in_bulk::RULE,
 ];
 
 #[cfg(test)]

@@ -102,7 +102,7 @@ fn scanning_a_directory_prints_one_alert_per_line_and_exits_1() {
 fn a_clean_file_exits_0_with_nothing_on_stdout() {
     let out = run(&[
         "scan",
-        fixture("stratus/aws.impact.bedrock-invoke-model.json.gz")
+        fixture("quiet/routine-bedrock-reads.json.gz")
             .to_str()
             .unwrap(),
     ]);

@@ -150,7 +150,14 @@ const EXPECTED_RULES: &[(&str, &[&str])] = &[
         "aws.exfiltration.rds-share-snapshot",
         &["resource-shared-with-external-account"],
     ),
-    ("aws.impact.bedrock-invoke-model", &[]),
+    (
+        "aws.impact.bedrock-invoke-model",
+        &[
+            "bedrock-model-access-enabled",
+            "bedrock-model-access-enabled",
+            "bedrock-model-access-enabled",
+        ],
+    ),
     (
         "aws.initial-access.console-login-without-mfa",
         &["console-login-without-mfa"],

@@ -24,6 +24,7 @@ pub static CATALOGUE: &[&'static dyn Rule] = &[
     &exposure::iam_role_trusts_external_principal::RULE,
     &exposure::s3_public_access_block_weakened::RULE,
     &impact::s3_object_encrypted_with_external_kms_key::RULE,
+    &impact::bedrock_model_access_enabled::RULE,
     &defense_evasion::cloudtrail_logging_stopped::RULE,
     &defense_evasion::cloudtrail_logging_reduced::RULE,
     &defense_evasion::s3_lifecycle_short_expiration::RULE,

@@ -342,10 +342,8 @@ fn panther_peer_cases_give_our_verdicts() {
         let (got, unjudged) = fired(&case.record, &case.trusted_accounts);
         // Panther's "Null Request Parameters" case: a rule that cannot read the policy counts
         // the record as skipped; only a rule that must fire may not give up.
-        if let Some(rule) = unjudged {
-            if case.expect.iter().any(|r| r == rule) {
-                failures.push(format!("{}: {rule} could not judge the record", case.name));
-            }
+        if let Some(rule) = unjudged.filter(|rule| case.expect.iter().any(|r| r == rule)) {
+            failures.push(format!("{}: {rule} could not judge the record", case.name));
         }
         for rule in &case.expect {
             if !got.contains(rule) {

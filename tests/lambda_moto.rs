@@ -115,11 +115,25 @@ async fn alerts_reach_subscribers_with_filterable_attributes() {
         .handle(stack.s3_notification(&refs))
         .await
         .unwrap();
-    assert_eq!(response["alerts_published"], 4);
-    let got = stack.deliveries(4).await;
+    // Four shares, and the stopped trail of cloudtrail-stop (cloudtrail-logging-stopped).
+    assert_eq!(response["alerts_published"], 5);
+    let got = stack.deliveries(5).await;
+    assert_eq!(got.len(), 5);
+    let (got, stopped): (Vec<&Delivery>, Vec<&Delivery>) = got
+        .iter()
+        .partition(|d| d.alert.rule_id == "resource-shared-with-external-account");
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(stopped[0].alert.rule_id, "cloudtrail-logging-stopped");
+    assert_eq!(
+        stopped[0].subject,
+        "[HIGH] CloudTrail trail stopped or deleted"
+    );
+    assert_eq!(
+        stopped[0].attributes["rule_id"],
+        "cloudtrail-logging-stopped"
+    );
     assert_eq!(got.len(), 4);
     for d in &got {
-        assert_eq!(d.alert.rule_id, "resource-shared-with-external-account");
         assert_eq!(
             d.subject,
             "[HIGH] Resource shared with an unknown external account"

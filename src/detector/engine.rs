@@ -636,6 +636,41 @@ mod tests {
     }
 
     #[test]
+    fn rules_keyed_on_the_caller_type_see_any_event_of_that_caller_only() {
+        let d = Detector::new(&DetectorConfig::default()).unwrap();
+        let root =
+            br#"{"eventSource":"tag.amazonaws.com","eventName":"TagResources","readOnly":false,
+            "userIdentity":{"type":"Root","arn":"arn:aws:iam::111122223333:root"}}"#;
+        let user =
+            br#"{"eventSource":"tag.amazonaws.com","eventName":"TagResources","readOnly":false,
+            "userIdentity":{"type":"IAMUser","arn":"arn:aws:iam::111122223333:user/a"}}"#;
+        let root = Record::from_slice(root).unwrap();
+        let user = Record::from_slice(user).unwrap();
+        assert!(d.wants_record(&root));
+        assert!(!d.wants_record(&user));
+        assert!(!d.wants("tag.amazonaws.com", "TagResources"));
+        let mut alerts = Vec::new();
+        d.evaluate(&root, &LogObject::default(), &mut alerts)
+            .unwrap();
+        let ids: Vec<&str> = alerts.iter().map(|a| a.rule_id.as_str()).collect();
+        assert_eq!(ids, ["root-user-activity"]);
+        alerts.clear();
+        d.evaluate(&user, &LogObject::default(), &mut alerts)
+            .unwrap();
+        assert!(alerts.is_empty());
+        // A rule wanted both by event and by caller type runs once.
+        let root_login = br#"{"eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin",
+            "responseElements":{"ConsoleLogin":"Success"},"additionalEventData":{"MFAUsed":"No"},
+            "userIdentity":{"type":"Root","arn":"arn:aws:iam::111122223333:root"}}"#;
+        let root_login = Record::from_slice(root_login).unwrap();
+        d.evaluate(&root_login, &LogObject::default(), &mut alerts)
+            .unwrap();
+        let mut ids: Vec<&str> = alerts.iter().map(|a| a.rule_id.as_str()).collect();
+        ids.sort_unstable();
+        assert_eq!(ids, ["console-login-without-mfa", "root-user-activity"]);
+    }
+
+    #[test]
     fn scan_counts_unparsable_records_and_keeps_going() {
         let log = br#"{"Records":[
             {"eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl","recipientAccountId":"111122223333",

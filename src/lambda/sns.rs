@@ -437,6 +437,7 @@ mod tests {
             severity: Severity::High,
             risk_score: 73,
             summary: "shared".into(),
+            error_code: None,
             event_id: Some("e".into()),
             event_time: None,
             event_name: "ModifySnapshotAttribute".into(),

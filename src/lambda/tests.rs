@@ -551,8 +551,16 @@ async fn concurrency_is_bounded_and_order_kept() {
     let p = processor(s3);
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     p.handle(s3_event(&refs)).await.unwrap();
-    // Six copies of one share in one invocation: one alert.
-    assert_eq!(published(&p).len(), 1);
+    // Six copies of one share and six of one stopped trail in one invocation: one alert each.
+    let mut rules: Vec<String> = published(&p).into_iter().map(|a| a.rule_id).collect();
+    rules.sort();
+    assert_eq!(
+        rules,
+        [
+            "cloudtrail-logging-stopped",
+            "resource-shared-with-external-account"
+        ]
+    );
 }
 
 #[path = "../../benches/synth/mod.rs"]

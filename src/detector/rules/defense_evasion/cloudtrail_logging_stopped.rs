@@ -95,8 +95,9 @@ impl Rule for CloudTrailLoggingStopped {
     }
 
     fn evaluate(&self, record: &Record<'_>, _ctx: &RuleContext) -> Verdict {
-        // The trail name is for triage only: the call itself is the finding.
-        let params: Option<TrailParams> = record.request_parameters()?;
+        // The trail name is for triage only: the call itself is the finding, so garbled
+        // parameters must not hide it (the alert then names no trail).
+        let params: Option<TrailParams> = record.request_parameters().unwrap_or(None);
         let trail = params.and_then(|p| p.name).unwrap_or(Cow::Borrowed(""));
         let verb = if record.name() == "DeleteTrail" {
             "deleted"
@@ -157,6 +158,14 @@ mod tests {
             f.summary
                 .contains("deleted CloudTrail trail arn:aws:cloudtrail")
         );
+    }
+
+    #[test]
+    fn garbled_parameters_do_not_hide_the_call() {
+        let mut record = stop_logging();
+        record["requestParameters"] = json!("not an object");
+        let f = assert_fires(&RULE, &record.to_string());
+        assert_eq!(f.details["trail"], "");
     }
 
     #[test]

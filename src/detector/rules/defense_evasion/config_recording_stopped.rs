@@ -93,7 +93,8 @@ impl Rule for ConfigRecordingStopped {
     }
 
     fn evaluate(&self, record: &Record<'_>, _ctx: &RuleContext) -> Verdict {
-        let params: Option<ConfigParams> = record.request_parameters()?;
+        // Names are for triage: garbled parameters must not hide the call itself.
+        let params: Option<ConfigParams> = record.request_parameters().unwrap_or(None);
         let name = params
             .as_ref()
             .and_then(|p| {

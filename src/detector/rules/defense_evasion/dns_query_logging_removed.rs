@@ -92,7 +92,8 @@ impl Rule for DnsQueryLoggingRemoved {
     }
 
     fn evaluate(&self, record: &Record<'_>, _ctx: &RuleContext) -> Verdict {
-        let params: Option<QueryLogParams> = record.request_parameters()?;
+        // Names are for triage: garbled parameters must not hide the call itself.
+        let params: Option<QueryLogParams> = record.request_parameters().unwrap_or(None);
         let config = params
             .as_ref()
             .and_then(|p| p.resolver_query_log_config_id.as_deref())

@@ -137,7 +137,13 @@ impl Rule for GuardDutyDisabled {
     }
 
     fn evaluate(&self, record: &Record<'_>, _ctx: &RuleContext) -> Verdict {
-        let params: Option<DetectorParams> = record.request_parameters()?;
+        // Only UpdateDetector is judged by its parameters; for the other calls they are for
+        // triage and garbled ones must not hide the call.
+        let params: Option<DetectorParams> = if record.name() == "UpdateDetector" {
+            record.request_parameters()?
+        } else {
+            record.request_parameters().unwrap_or(None)
+        };
         let detector = params
             .as_ref()
             .and_then(|p| p.detector_id.as_deref())

@@ -221,7 +221,7 @@ fn rules_lists_the_catalogue() {
     }
     let json = run(&["rules", "--format", "json"]);
     let rules: Vec<Value> = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(rules.len(), 6);
+    assert_eq!(rules.len(), 7);
     assert_eq!(rules[0]["dedup_period_minutes"], 60);
     assert!(
         rules

@@ -319,6 +319,8 @@ pub fn resource_label(resource_type: &str) -> &str {
         "vpc-peering-connection" => "VPC",
         "vpc-endpoint-service" => "VPC endpoint service",
         "codebuild-project" => "CodeBuild project",
+        "rds-db-instance" => "RDS DB instance",
+        "redshift-cluster" => "Redshift cluster",
         other => other,
     }
 }

@@ -320,6 +320,7 @@ pub fn resource_label(resource_type: &str) -> &str {
         "vpc-endpoint-service" => "VPC endpoint service",
         "codebuild-project" => "CodeBuild project",
         "rds-db-instance" => "RDS DB instance",
+        "rds-db-cluster" => "RDS DB cluster",
         "redshift-cluster" => "Redshift cluster",
         other => other,
     }

@@ -2,7 +2,8 @@
 //!
 //! **What it detects.** A database given a public endpoint: RDS `CreateDBInstance`,
 //! `ModifyDBInstance`, `RestoreDBInstanceFromDBSnapshot`, `RestoreDBInstanceToPointInTime`,
-//! `RestoreDBInstanceFromS3`, `CreateDBInstanceReadReplica` with `publiclyAccessible: true`,
+//! `RestoreDBInstanceFromS3`, `CreateDBInstanceReadReplica`, and Multi-AZ DB clusters
+//! (`CreateDBCluster`, `ModifyDBCluster`) with `publiclyAccessible: true`,
 //! and Redshift `CreateCluster` / `ModifyCluster` / `RestoreFromClusterSnapshot` with
 //! `publiclyAccessible: true`.
 //!
@@ -10,7 +11,9 @@
 //! between the data and the internet; attackers open one to exfiltrate, or restore a snapshot
 //! into a public instance under their control of the password.
 //!
-//! **Published rule.** Elastic "AWS RDS DB Instance Made Public".
+//! **Published rule.** Elastic "AWS RDS DB Instance Made Public"; Panther
+//! `rules/aws_cloudtrail_rules/aws_rds_instance_made_public.py` (`ModifyDBInstance` /
+//! `ModifyDBCluster`, the same parameter).
 //!
 //! **How we differ.** We read the parameter of every call that sets it (creations and
 //! restores too, not only modifications) and cover Redshift clusters. Network exposure is a
@@ -39,6 +42,8 @@ exposure_table! { ROWS, EVENTS;
     RDS, Exact("RestoreDBInstanceToPointInTime") => "rds-db-instance", rds_instance;
     RDS, Exact("RestoreDBInstanceFromS3") => "rds-db-instance", rds_instance;
     RDS, Exact("CreateDBInstanceReadReplica") => "rds-db-instance", rds_instance;
+    RDS, Exact("CreateDBCluster") => "rds-db-cluster", rds_cluster;
+    RDS, Exact("ModifyDBCluster") => "rds-db-cluster", rds_cluster;
     REDSHIFT, Exact("CreateCluster") => "redshift-cluster", redshift_cluster;
     REDSHIFT, Exact("ModifyCluster") => "redshift-cluster", redshift_cluster;
     REDSHIFT, Exact("RestoreFromClusterSnapshot") => "redshift-cluster", redshift_cluster;
@@ -142,6 +147,10 @@ fn public_endpoint(
 
 fn rds_instance(record: &Record<'_>, zone: &Zone<'_>) -> Result<Option<Exposure>, Unevaluable> {
     public_endpoint(record, zone, "rds-db-instance", "rds", "db:")
+}
+
+fn rds_cluster(record: &Record<'_>, zone: &Zone<'_>) -> Result<Option<Exposure>, Unevaluable> {
+    public_endpoint(record, zone, "rds-db-cluster", "rds", "cluster:")
 }
 
 fn redshift_cluster(record: &Record<'_>, zone: &Zone<'_>) -> Result<Option<Exposure>, Unevaluable> {

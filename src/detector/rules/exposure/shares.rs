@@ -418,7 +418,23 @@ pub fn bucket_owner_from_resources(record: &Record<'_>, bucket: &str) -> Option<
     })
 }
 
+/// True when the parameters carry an ACL at all. Object writes are the busiest data events;
+/// CloudTrail writes these key names itself, so a substring test on the raw parameters is a
+/// safe fast path that keeps records without an ACL as cheap as before.
+fn has_acl(record: &Record<'_>) -> bool {
+    record.request_parameters.is_some_and(|raw| {
+        let text = raw.get();
+        text.contains("\"x-amz-acl\"")
+            || text.contains("\"x-amz-grant-")
+            || text.contains("\"AccessControlPolicy\"")
+    })
+}
+
 fn s3_acl(record: &Record<'_>, zone: &Zone<'_>, object: bool) -> Extracted {
+    if !has_acl(record) {
+        let bucket_only = Exposure::of(if object { "s3-object" } else { "s3-bucket" }, "");
+        return Ok(Some(bucket_only));
+    }
     let Some(params) = record.request_parameters::<S3AclParams>()? else {
         return Ok(None);
     };
@@ -533,15 +549,31 @@ pub fn s3_object_copy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
     let Some(mut exposure) = s3_acl(record, zone, true)? else {
         return Ok(None);
     };
+    if !record
+        .resources
+        .is_some_and(|raw| raw.get().contains("\"accountId\""))
+    {
+        return Ok(Some(exposure));
+    }
     #[derive(Deserialize)]
-    struct Bucket {
+    struct Object {
         #[serde(rename = "bucketName", default)]
         bucket_name: Option<Value>,
+        #[serde(default)]
+        key: Option<Value>,
     }
-    let bucket = record
-        .request_parameters::<Bucket>()?
-        .and_then(|b| opt_str(&b.bucket_name).map(str::to_owned))
+    let (bucket, key) = record
+        .request_parameters::<Object>()?
+        .map(|o| {
+            (
+                opt_str(&o.bucket_name).unwrap_or("").to_owned(),
+                opt_str(&o.key).unwrap_or("").to_owned(),
+            )
+        })
         .unwrap_or_default();
+    if exposure.resource.is_empty() {
+        exposure.resource = format!("arn:{}:s3:::{bucket}/{key}", zone.partition());
+    }
     if let Some(owner) = bucket_owner_from_resources(record, &bucket)
         && !zone.is_internal(&owner)
     {

@@ -15,9 +15,9 @@ fn check(analysis: &PolicyAnalysis) {
         assert!(grant.accounts.iter().all(|a| is_account_id(a)), "{grant:?}");
         assert!(!grant.sid.is_empty());
     }
-    let everyone_internal = analysis.external_access(|_| true);
+    let everyone_internal = analysis.external_access(|_| true, |_| true);
     assert!(everyone_internal.accounts.is_empty());
-    let external = analysis.external_access(|a| a == OWNER);
+    let external = analysis.external_access(|a| a == OWNER, |_| true);
     assert!(!external.accounts.contains(OWNER));
     assert_eq!(
         external.public,

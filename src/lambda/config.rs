@@ -151,6 +151,10 @@ mod tests {
                 "arn:aws:sns:us-east-1:111122223333:alerts.fifo",
             ),
             ("TRUSTED_ACCOUNTS", "444455556666, 777788889999"),
+            (
+                "TRUSTED_ORGANIZATIONS",
+                "o-a1b2c3d4e5,o-f6g7h8i9j0/r-ab12/ou-ab12-11111111",
+            ),
             ("DISABLED_RULES", "s3-bucket-config-modified"),
             ("MIN_SEVERITY", "Medium"),
             ("DEDUP_TABLE", "trailwatch-dedup"),
@@ -160,6 +164,11 @@ mod tests {
         .unwrap();
         assert!(c.fifo_topic());
         assert_eq!(c.detector.trusted_accounts.len(), 2);
+        assert!(
+            c.detector
+                .trusted_organizations
+                .contains("o-f6g7h8i9j0/r-ab12/ou-ab12-11111111")
+        );
         assert!(
             c.detector
                 .disabled_rules
@@ -177,6 +186,10 @@ mod tests {
             (&[], "ALERT_TOPIC_ARN"),
             (&[("ALERT_TOPIC_ARN", "alerts")], "ALERT_TOPIC_ARN"),
             (&[TOPIC, ("TRUSTED_ACCOUNTS", "1234")], "TRUSTED_ACCOUNTS"),
+            (
+                &[TOPIC, ("TRUSTED_ORGANIZATIONS", "o-x")],
+                "TRUSTED_ORGANIZATIONS",
+            ),
             (&[TOPIC, ("DISABLED_RULES", "nope")], "DISABLED_RULES"),
             (&[TOPIC, ("MIN_SEVERITY", "urgent")], "MIN_SEVERITY"),
             (

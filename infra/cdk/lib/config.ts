@@ -10,6 +10,9 @@ export const RULE_IDS = [
   's3-bucket-config-modified',
   'resource-shared-with-external-account',
   's3-object-encrypted-with-external-kms-key',
+  'iam-role-trusts-external-principal',
+  's3-public-access-block-weakened',
+  'database-made-publicly-accessible',
 ] as const;
 
 export const INGESTION_MODES = ['new-trail', 'existing-bucket', 'existing-trail-topic'] as const;
@@ -37,6 +40,8 @@ export interface TrailwatchSettings {
   /** new-trail: days before log objects expire. */
   readonly logExpirationDays: number;
   readonly trustedAccounts: string[];
+  /** Organization ids or OU paths whose members may be shared with. */
+  readonly trustedOrganizations: string[];
   readonly disabledRules: string[];
   readonly minSeverity: Severity;
   readonly enableDedupTable: boolean;
@@ -64,6 +69,7 @@ export const DEFAULTS: TrailwatchSettings = {
   logTransitionDays: 90,
   logExpirationDays: 400,
   trustedAccounts: [],
+  trustedOrganizations: [],
   disabledRules: [],
   minSeverity: 'info',
   enableDedupTable: true,
@@ -118,6 +124,8 @@ export class SettingsError extends Error {
 }
 
 const ACCOUNT = /^[0-9]{12}$/;
+/** An organization id, optionally followed by a root and OU path (as `TRUSTED_ORGANIZATIONS` takes). */
+const ORGANIZATION = /^o-[a-z0-9]{10,32}(\/r-[a-z0-9]{4,32}(\/ou-[a-z0-9-]{4,68})*)?\/?$/;
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$/;
 const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[a-f0-9-]{36}$/;
@@ -158,6 +166,11 @@ export function resolveSettings(partial: Partial<TrailwatchSettings>): Trailwatc
   for (const account of s.trustedAccounts) {
     if (!ACCOUNT.test(account)) {
       throw new SettingsError('trustedAccounts', `${account} is not a 12-digit account id`);
+    }
+  }
+  for (const org of s.trustedOrganizations) {
+    if (!ORGANIZATION.test(org)) {
+      throw new SettingsError('trustedOrganizations', `${org} is not an organization id or OU path`);
     }
   }
   for (const rule of s.disabledRules) {
@@ -237,6 +250,7 @@ export function settingsFromContext(get: (key: string) => unknown): TrailwatchSe
     logTransitionDays: num('logTransitionDays'),
     logExpirationDays: num('logExpirationDays'),
     trustedAccounts: list('trustedAccounts'),
+    trustedOrganizations: list('trustedOrganizations'),
     disabledRules: list('disabledRules'),
     minSeverity: str('minSeverity') as Severity | undefined,
     enableDedupTable: bool('enableDedupTable'),

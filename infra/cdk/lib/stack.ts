@@ -254,6 +254,7 @@ export class TrailwatchStack extends cdk.Stack {
       environment: {
         ALERT_TOPIC_ARN: this.alertTopic.topicArn,
         TRUSTED_ACCOUNTS: s.trustedAccounts.join(','),
+        TRUSTED_ORGANIZATIONS: s.trustedOrganizations.join(','),
         DISABLED_RULES: s.disabledRules.join(','),
         MIN_SEVERITY: s.minSeverity,
         DEDUP_TABLE: this.dedupTable?.tableName ?? '',

@@ -23,6 +23,7 @@ pub static CATALOGUE: &[&'static dyn Rule] = &[
     &exposure::resource_shared_with_external_account::RULE,
     &exposure::iam_role_trusts_external_principal::RULE,
     &exposure::s3_public_access_block_weakened::RULE,
+    &exposure::database_made_publicly_accessible::RULE,
     &impact::s3_object_encrypted_with_external_kms_key::RULE,
     &impact::bedrock_model_access_enabled::RULE,
     &defense_evasion::cloudtrail_logging_stopped::RULE,

@@ -320,6 +320,9 @@ pub fn resource_label(resource_type: &str) -> &str {
         "vpc-peering-connection" => "VPC",
         "vpc-endpoint-service" => "VPC endpoint service",
         "codebuild-project" => "CodeBuild project",
+        "rds-db-instance" => "RDS DB instance",
+        "rds-db-cluster" => "RDS DB cluster",
+        "redshift-cluster" => "Redshift cluster",
         other => other,
     }
 }

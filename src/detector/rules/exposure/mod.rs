@@ -2,6 +2,7 @@
 //! (ATT&CK T1537, T1098, T1530).
 
 pub mod access;
+pub mod database_made_publicly_accessible;
 pub mod iam_role_trusts_external_principal;
 pub mod resource_shared_with_external_account;
 pub mod s3_bucket_config_modified;

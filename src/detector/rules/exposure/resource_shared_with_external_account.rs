@@ -471,7 +471,7 @@ mod tests {
     }
 
     #[test]
-    fn trusted_and_caller_accounts_are_dropped() {
+    fn trusted_accounts_are_dropped() {
         let record = ami(json!([{"userId": "846424999548"}, {"userId": "111122223333"}]));
         let f = finding_with(&RULE, &record, &["111122223333"]).unwrap();
         assert_eq!(f.details["external_accounts"], json!(["846424999548"]));

@@ -418,7 +418,23 @@ pub fn bucket_owner_from_resources(record: &Record<'_>, bucket: &str) -> Option<
     })
 }
 
+/// True when the parameters carry an ACL at all. Object writes are the busiest data events;
+/// CloudTrail writes these key names itself, so a substring test on the raw parameters is a
+/// safe fast path that keeps records without an ACL as cheap as before.
+fn has_acl(record: &Record<'_>) -> bool {
+    record.request_parameters.is_some_and(|raw| {
+        let text = raw.get();
+        text.contains("\"x-amz-acl\"")
+            || text.contains("\"x-amz-grant-")
+            || text.contains("\"AccessControlPolicy\"")
+    })
+}
+
 fn s3_acl(record: &Record<'_>, zone: &Zone<'_>, object: bool) -> Extracted {
+    if !has_acl(record) {
+        let bucket_only = Exposure::of(if object { "s3-object" } else { "s3-bucket" }, "");
+        return Ok(Some(bucket_only));
+    }
     let Some(params) = record.request_parameters::<S3AclParams>()? else {
         return Ok(None);
     };
@@ -533,15 +549,31 @@ pub fn s3_object_copy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
     let Some(mut exposure) = s3_acl(record, zone, true)? else {
         return Ok(None);
     };
+    if !record
+        .resources
+        .is_some_and(|raw| raw.get().contains("\"accountId\""))
+    {
+        return Ok(Some(exposure));
+    }
     #[derive(Deserialize)]
-    struct Bucket {
+    struct Object {
         #[serde(rename = "bucketName", default)]
         bucket_name: Option<Value>,
+        #[serde(default)]
+        key: Option<Value>,
     }
-    let bucket = record
-        .request_parameters::<Bucket>()?
-        .and_then(|b| opt_str(&b.bucket_name).map(str::to_owned))
+    let (bucket, key) = record
+        .request_parameters::<Object>()?
+        .map(|o| {
+            (
+                opt_str(&o.bucket_name).unwrap_or("").to_owned(),
+                opt_str(&o.key).unwrap_or("").to_owned(),
+            )
+        })
         .unwrap_or_default();
+    if exposure.resource.is_empty() {
+        exposure.resource = format!("arn:{}:s3:::{bucket}/{key}", zone.partition());
+    }
     if let Some(owner) = bucket_owner_from_resources(record, &bucket)
         && !zone.is_internal(&owner)
     {
@@ -964,52 +996,46 @@ pub fn sns_topic(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
 
 // ---- Services whose call carries one resource policy ----------------------------------------
 
-/// The resource id and policy of the services that take a whole policy document in one call.
-/// Each alias is the request field of one API (AWS API reference request syntax).
+/// The parameters of the services that take a whole policy document in one call, kept as a
+/// map: each call names its own id and policy fields (AWS API reference request syntax), and
+/// some calls carry two id fields (CloudWatch Logs `policyName` and `resourceArn`).
 #[derive(Deserialize)]
-struct ResourcePolicyParams {
-    #[serde(
-        alias = "secretId",
-        alias = "repositoryName",
-        alias = "fileSystemId",
-        alias = "resourceArn",
-        alias = "vaultName",
-        alias = "backupVaultName",
-        alias = "destinationName",
-        alias = "domainName",
-        alias = "policyName",
-        default
-    )]
-    id: Option<Value>,
-    #[serde(
-        alias = "resourcePolicy",
-        alias = "policyText",
-        alias = "policyInJson",
-        alias = "policyDocument",
-        alias = "accessPolicy",
-        alias = "accessPolicies",
-        default
-    )]
-    policy: Option<Value>,
+struct ResourcePolicyParams(serde_json::Map<String, Value>);
+
+impl ResourcePolicyParams {
+    fn first(&self, keys: &[&str]) -> Option<&Value> {
+        keys.iter()
+            .find_map(|k| self.0.get(*k).filter(|v| !v.is_null()))
+    }
 }
 
 fn resource_policy(
     record: &Record<'_>,
     zone: &Zone<'_>,
     resource_type: &'static str,
+    (id_keys, policy_key): (&[&str], &'static str),
     resource: impl Fn(&Zone<'_>, &str) -> String,
 ) -> Extracted {
     let params: ResourcePolicyParams = record.require_request_parameters()?;
-    let id = opt_str(&params.id).unwrap_or("");
+    let id = params.first(id_keys).and_then(Value::as_str).unwrap_or("");
     let mut exposure = Exposure::of(resource_type, resource(zone, id));
     // Glacier nests the document: `policy: {"policy": "..."}`.
-    let policy = match &params.policy {
+    let policy = match params.first(&[policy_key]) {
         Some(Value::Object(inner)) if inner.len() == 1 && inner.contains_key("policy") => {
-            inner.get("policy").cloned()
+            inner.get("policy")
         }
-        other => other.clone(),
+        other => other,
     };
-    exposure.add_policy_access(zone.judge_policy(policy.as_ref(), "requestParameters.policy")?);
+    let field = match policy_key {
+        "resourcePolicy" => "requestParameters.resourcePolicy",
+        "policyText" => "requestParameters.policyText",
+        "policyInJson" => "requestParameters.policyInJson",
+        "policyDocument" => "requestParameters.policyDocument",
+        "accessPolicy" => "requestParameters.accessPolicy",
+        "accessPolicies" => "requestParameters.accessPolicies",
+        _ => "requestParameters.policy",
+    };
+    exposure.add_policy_access(zone.judge_policy(policy, field)?);
     Ok(Some(exposure))
 }
 
@@ -1023,72 +1049,114 @@ fn as_arn_or(zone: &Zone<'_>, id: &str, service: &str, prefix: &str) -> String {
 
 /// Secrets Manager `PutResourcePolicy`.
 pub fn secret_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
-    resource_policy(record, zone, "secretsmanager-secret", |z, id| {
-        as_arn_or(z, id, "secretsmanager", "secret:")
-    })
+    resource_policy(
+        record,
+        zone,
+        "secretsmanager-secret",
+        (&["secretId"], "resourcePolicy"),
+        |z, id| as_arn_or(z, id, "secretsmanager", "secret:"),
+    )
 }
 
 /// ECR `SetRepositoryPolicy`.
 pub fn ecr_repository_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
-    resource_policy(record, zone, "ecr-repository", |z, id| {
-        as_arn_or(z, id, "ecr", "repository/")
-    })
+    resource_policy(
+        record,
+        zone,
+        "ecr-repository",
+        (&["repositoryName"], "policyText"),
+        |z, id| as_arn_or(z, id, "ecr", "repository/"),
+    )
 }
 
 /// ECR `PutRegistryPolicy` (replication and pull-through permissions for the registry).
 pub fn ecr_registry_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
-    resource_policy(record, zone, "ecr-registry", |z, _| {
+    resource_policy(record, zone, "ecr-registry", (&[], "policyText"), |z, _| {
         z.owner.unwrap_or("").to_owned()
     })
 }
 
 /// EFS `PutFileSystemPolicy`.
 pub fn efs_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
-    resource_policy(record, zone, "efs-file-system", |z, id| {
-        as_arn_or(z, id, "elasticfilesystem", "file-system/")
-    })
+    resource_policy(
+        record,
+        zone,
+        "efs-file-system",
+        (&["fileSystemId"], "policy"),
+        |z, id| as_arn_or(z, id, "elasticfilesystem", "file-system/"),
+    )
 }
 
 /// DynamoDB `PutResourcePolicy` (tables and streams).
 pub fn dynamodb_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
-    resource_policy(record, zone, "dynamodb-table", |_, id| id.to_owned())
+    resource_policy(
+        record,
+        zone,
+        "dynamodb-table",
+        (&["resourceArn"], "policy"),
+        |_, id| id.to_owned(),
+    )
 }
 
 /// Glacier `SetVaultAccessPolicy`.
 pub fn glacier_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
-    resource_policy(record, zone, "glacier-vault", |z, id| {
-        as_arn_or(z, id, "glacier", "vaults/")
-    })
+    resource_policy(
+        record,
+        zone,
+        "glacier-vault",
+        (&["vaultName"], "policy"),
+        |z, id| as_arn_or(z, id, "glacier", "vaults/"),
+    )
 }
 
 /// Backup `PutBackupVaultAccessPolicy`.
 pub fn backup_vault_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
-    resource_policy(record, zone, "backup-vault", |z, id| {
-        as_arn_or(z, id, "backup", "backup-vault:")
-    })
+    resource_policy(
+        record,
+        zone,
+        "backup-vault",
+        (&["backupVaultName"], "policy"),
+        |z, id| as_arn_or(z, id, "backup", "backup-vault:"),
+    )
 }
 
 /// Glue `PutResourcePolicy` (Data Catalog).
 pub fn glue_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
-    resource_policy(record, zone, "glue-catalog", |z, id| {
-        if id.is_empty() {
-            z.arn("glue", true, "catalog")
-        } else {
-            id.to_owned()
-        }
-    })
+    resource_policy(
+        record,
+        zone,
+        "glue-catalog",
+        (&["resourceArn"], "policyInJson"),
+        |z, id| {
+            if id.is_empty() {
+                z.arn("glue", true, "catalog")
+            } else {
+                id.to_owned()
+            }
+        },
+    )
 }
 
 /// CloudWatch Logs `PutResourcePolicy` (which services or accounts may write to log groups).
 pub fn logs_resource_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
-    resource_policy(record, zone, "logs-resource-policy", |_, id| id.to_owned())
+    resource_policy(
+        record,
+        zone,
+        "logs-resource-policy",
+        (&["resourceArn", "policyName"], "policyDocument"),
+        |_, id| id.to_owned(),
+    )
 }
 
 /// CloudWatch Logs `PutDestinationPolicy` (who may subscribe log data to a destination).
 pub fn logs_destination_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
-    resource_policy(record, zone, "logs-destination", |z, id| {
-        as_arn_or(z, id, "logs", "destination:")
-    })
+    resource_policy(
+        record,
+        zone,
+        "logs-destination",
+        (&["destinationName"], "accessPolicy"),
+        |z, id| as_arn_or(z, id, "logs", "destination:"),
+    )
 }
 
 /// OpenSearch / Elasticsearch `CreateDomain` and `UpdateDomainConfig`: `accessPolicies`. A
@@ -1117,9 +1185,13 @@ pub fn opensearch_policy(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
         // Not every domain update touches the access policy.
         return Ok(None);
     }
-    let Some(mut exposure) = resource_policy(record, zone, "opensearch-domain", |z, id| {
-        as_arn_or(z, id, "es", "domain/")
-    })?
+    let Some(mut exposure) = resource_policy(
+        record,
+        zone,
+        "opensearch-domain",
+        (&["domainName"], "accessPolicies"),
+        |z, id| as_arn_or(z, id, "es", "domain/"),
+    )?
     else {
         return Ok(None);
     };

@@ -15,6 +15,11 @@
 //! Elastic watches `CopyObject` only; an attacker uploading new objects (`PutObject`) or large
 //! ones (`CreateMultipartUpload`) with their key has the same effect, so we watch those too.
 //!
+//! **Whose trail.** Cross-account writes are logged in both the bucket owner's and the writer's
+//! trail. The bucket owner is taken from `resources[]` (`AWS::S3::Bucket` `accountId`) when
+//! CloudTrail gives it, else `recipientAccountId`: a key of the writer's account on another
+//! account's bucket alerts in either trail, and the bucket owner's own key never does.
+//!
 //! **Blind spots.** Bare key ids and alias names refer to the caller's own account and are not
 //! judged. SSE-C (customer-provided keys, used in real S3 ransomware) is not a KMS key and needs
 //! its own rule. Object-level data events must be enabled on the trail.
@@ -26,6 +31,7 @@ use crate::detector::rule::{
     Verdict,
 };
 use crate::detector::rules::common::actor_name;
+use crate::detector::rules::exposure::shares::bucket_owner_from_resources;
 use crate::detector::text::clean;
 use serde::Deserialize;
 use serde_json::json;
@@ -127,11 +133,14 @@ impl Rule for ObjectEncryptedWithExternalKey {
         let Some(key_arn) = Arn::parse(key_id).filter(|a| a.service == "kms") else {
             return Ok(None);
         };
-        let owner = record.owner_account();
+        let bucket = params.bucket_name.as_deref().unwrap_or("");
+        // In the writer's own trail `recipientAccountId` is the writer's account; the bucket's
+        // real owner is the `accountId` CloudTrail gives the bucket in `resources`.
+        let resources_owner = bucket_owner_from_resources(record, bucket);
+        let owner = resources_owner.as_deref().or(record.owner_account());
         if !is_account_id(key_arn.account) || ctx.is_internal(key_arn.account, owner) {
             return Ok(None);
         }
-        let bucket = params.bucket_name.as_deref().unwrap_or("");
         let object = params.key.as_deref().unwrap_or("");
         Ok(Some(Finding::new(
             format!(
@@ -185,6 +194,30 @@ mod tests {
         assert_eq!(f.details["kms_key_account"], "999999999999");
         assert_eq!(f.details["bucket"], "victim-data-bucket");
         assert_eq!(f.details["object_key"], "important-file.txt");
+    }
+
+    #[test]
+    fn the_writers_own_trail_is_judged_by_the_real_bucket_owner() {
+        // The attacker (999999999999) writes into the victim's bucket with its own key; in the
+        // attacker's trail recipientAccountId is 999999999999 and resources[] names the bucket
+        // owner (S3 data events, "resources" with accountId).
+        let mut record: Value = serde_json::from_str(&write(
+            "PutObject",
+            "arn:aws:kms:us-east-1:999999999999:key/attacker-key-id",
+        ))
+        .unwrap();
+        record["recipientAccountId"] = json!("999999999999");
+        record["userIdentity"]["accountId"] = json!("999999999999");
+        assert_silent(&RULE, &record.to_string());
+        record["resources"] = json!([
+            {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::victim-data-bucket/important-file.txt"},
+            {"accountId": "111111111111", "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::victim-data-bucket"}]);
+        let f = assert_fires(&RULE, &record.to_string());
+        assert_eq!(f.details["bucket_owner"], "111111111111");
+        // The bucket owner's own key, seen from the writer's trail, is not external.
+        record["requestParameters"]["x-amz-server-side-encryption-aws-kms-key-id"] =
+            json!("arn:aws:kms:us-east-1:111111111111:key/owner-key");
+        assert_silent(&RULE, &record.to_string());
     }
 
     #[test]

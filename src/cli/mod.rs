@@ -5,6 +5,7 @@ use crate::detector::keys::{KeyKind, classify_key};
 use crate::detector::{
     Alert, Detector, DetectorConfig, LogKind, ReaderConfig, ScanStats, Severity, scan_log,
 };
+use crate::formats;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
@@ -58,6 +59,10 @@ enum ScanFormat {
     Jsonl,
     /// Readable text.
     Text,
+    /// One OCSF 1.1.0 Detection Finding (class 2004) JSON object per line.
+    Ocsf,
+    /// What an e-mail subscriber to the alert topic reads, one message after another.
+    Email,
 }
 
 #[derive(Debug, clap::Args)]
@@ -249,6 +254,13 @@ fn scan(
                         .map_err(io::Error::other)
                         .and_then(|()| out.write_all(b"\n")),
                     ScanFormat::Text => writeln!(out, "{}", alert.to_text()),
+                    ScanFormat::Ocsf => write_ocsf(&mut *out, &alert),
+                    ScanFormat::Email => write!(
+                        out,
+                        "Subject: {}\n\n{}\n",
+                        formats::email::subject(&alert),
+                        formats::email::render(&alert)
+                    ),
                 };
                 if written.is_err() {
                     output_closed = true;
@@ -296,6 +308,17 @@ fn scan(
     } else {
         EXIT_CLEAN
     })
+}
+
+/// One OCSF line; an alert without a usable `eventTime` is stamped with the time of the scan.
+fn write_ocsf(out: &mut dyn Write, alert: &Alert) -> io::Result<()> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .ok();
+    let event = formats::ocsf::detection_finding(alert, now_ms).map_err(io::Error::other)?;
+    serde_json::to_writer(&mut *out, &event).map_err(io::Error::other)?;
+    out.write_all(b"\n")
 }
 
 /// Turns a path argument into the files to scan: a file as given, a directory's log files

@@ -199,7 +199,8 @@ fn dedup_key(rule_id: &str, account: &str, parts: &[String]) -> String {
     key
 }
 
-fn fnv1a64(bytes: &[u8]) -> u64 {
+/// 64-bit FNV-1a: a stable, dependency-free hash for ids derived from dedup keys.
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf29ce484222325;
     for b in bytes {
         hash ^= u64::from(*b);

@@ -295,6 +295,23 @@ mod tests {
         assert_eq!(stable_id(&a).len(), 16);
     }
 
+    /// docs/alert-formats.md quotes the pinned snapshots verbatim.
+    #[test]
+    fn the_documentation_quotes_the_snapshots() {
+        let doc = include_str!("../../docs/alert-formats.md");
+        for snapshot in [
+            include_str!("../../tests/fixtures/formats/ami-share.email.txt"),
+            include_str!("../../tests/fixtures/formats/ami-share.chat.json"),
+            include_str!("../../tests/fixtures/formats/ami-share.asff.json"),
+        ] {
+            assert!(
+                doc.contains(snapshot.trim_end()),
+                "docs/alert-formats.md is stale"
+            );
+        }
+        assert!(doc.contains(&sms::render(&ami_share_alert())));
+    }
+
     #[test]
     fn cuts_respect_the_byte_bound() {
         assert_eq!(cut_bytes("abc", 3), "abc");

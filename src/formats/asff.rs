@@ -20,6 +20,12 @@ pub struct Importer {
     pub account_id: String,
     /// The region `BatchImportFindings` is called in.
     pub region: String,
+    /// With the default product, Security Hub accepts a finding only from the account it
+    /// names (`AwsAccountId`). An organization trail's alerts name other accounts: when
+    /// true they are filed under the importer's account (the event's account stays in
+    /// `Resources` and `ProductFields`); when false they are refused with
+    /// [`AsffError::OtherAccount`].
+    pub claim_other_accounts: bool,
 }
 
 impl Importer {
@@ -43,6 +49,10 @@ pub enum AsffError {
     NoAccount,
     #[error("the alert has no well-formed eventTime and no import time was given")]
     NoTime,
+    #[error(
+        "the event happened in account {0}, and the default product takes findings only from the account they name"
+    )]
+    OtherAccount(String),
 }
 
 /// Characters of `Title` and `Description` Security Hub accepts.
@@ -98,7 +108,7 @@ fn resource_type(kind: &str) -> &'static str {
     }
 }
 
-fn resources(alert: &Alert) -> Vec<Value> {
+fn resources(alert: &Alert, name_the_account: bool) -> Vec<Value> {
     let region = safe_region(alert);
     let partition = partition_of(region.unwrap_or(""));
     let with_place = |mut r: Map<String, Value>| {
@@ -122,8 +132,9 @@ fn resources(alert: &Alert) -> Vec<Value> {
         r.insert("Id".into(), json!(clean(key, 512)));
         out.push(with_place(r));
     }
-    if out.is_empty() {
-        // ASFF needs one resource: the account the event happened in.
+    if out.is_empty() || name_the_account {
+        // ASFF needs one resource; and a finding filed under another account names the
+        // account the event happened in.
         let mut r = Map::new();
         r.insert("Type".into(), json!("AwsAccount"));
         r.insert(
@@ -146,11 +157,18 @@ pub fn finding(
     importer: &Importer,
     updated_at: Option<&str>,
 ) -> Result<Value, AsffError> {
-    let account = alert
+    let event_account = alert
         .account_id
         .as_deref()
         .filter(|a| is_account_id(a))
         .ok_or(AsffError::NoAccount)?;
+    let account = if event_account == importer.account_id {
+        event_account
+    } else if importer.claim_other_accounts {
+        importer.account_id.as_str()
+    } else {
+        return Err(AsffError::OtherAccount(event_account.to_owned()));
+    };
     let event_time = alert.event_time.as_deref().and_then(timestamp::valid_utc);
     let updated_at = updated_at.and_then(timestamp::valid_utc);
     let created_at = event_time.or(updated_at).ok_or(AsffError::NoTime)?;
@@ -166,6 +184,7 @@ pub fn finding(
     let mut product_fields = Map::new();
     for (key, value) in [
         ("trailwatch/rule_id", Some(alert.rule_id.as_str())),
+        ("trailwatch/event_account", Some(event_account)),
         ("trailwatch/dedup_key", Some(alert.dedup_key.as_str())),
         ("trailwatch/event_id", alert.event_id.as_deref()),
         ("trailwatch/event_name", Some(alert.event_name.as_str())),
@@ -194,7 +213,7 @@ pub fn finding(
         "Severity": {"Label": severity, "Original": alert.severity.as_str()},
         "Title": clean(&format!("{}: {}", alert.title, alert.summary), MAX_TITLE_CHARS - 1),
         "Description": description,
-        "Resources": resources(alert),
+        "Resources": resources(alert, event_account != account),
         "ProductFields": product_fields,
         "RecordState": "ACTIVE",
         "FindingProviderFields": {
@@ -222,8 +241,9 @@ mod tests {
 
     fn importer() -> Importer {
         Importer {
-            account_id: "999988887777".into(),
+            account_id: "118238665043".into(),
             region: "eu-west-1".into(),
+            claim_other_accounts: false,
         }
     }
 
@@ -275,7 +295,7 @@ mod tests {
             assert_eq!(f["SchemaVersion"], "2018-10-08");
             assert_eq!(
                 f["ProductArn"],
-                "arn:aws:securityhub:eu-west-1:999988887777:product/999988887777/default"
+                "arn:aws:securityhub:eu-west-1:118238665043:product/118238665043/default"
             );
             assert_eq!(f["GeneratorId"], alert.rule_id.as_str());
             assert!(f["Title"].as_str().unwrap().chars().count() <= MAX_TITLE_CHARS);
@@ -322,10 +342,36 @@ mod tests {
     }
 
     #[test]
+    fn other_accounts_are_refused_or_claimed() {
+        let central = Importer {
+            account_id: "999988887777".into(),
+            ..importer()
+        };
+        assert_eq!(
+            finding(&ami_share_alert(), &central, None),
+            Err(AsffError::OtherAccount("118238665043".into()))
+        );
+        let claiming = Importer {
+            claim_other_accounts: true,
+            ..central
+        };
+        let f = finding(&ami_share_alert(), &claiming, None).unwrap();
+        assert_eq!(f["AwsAccountId"], "999988887777");
+        assert_eq!(
+            f["ProductFields"]["trailwatch/event_account"],
+            "118238665043"
+        );
+        let resources = f["Resources"].as_array().unwrap();
+        assert_eq!(resources.len(), 2);
+        assert_eq!(resources[1]["Id"], "AWS::::Account:118238665043");
+    }
+
+    #[test]
     fn govcloud_product_arn() {
         let gov = Importer {
             account_id: "111122223333".into(),
             region: "us-gov-west-1".into(),
+            claim_other_accounts: false,
         };
         assert_eq!(
             gov.product_arn(),

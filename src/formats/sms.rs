@@ -38,9 +38,13 @@ pub fn render(alert: &Alert) -> String {
     if let Some(region) = &alert.region {
         text.push_str(&format!(" {region}"));
     }
-    if let Some(time) = &alert.event_time {
+    if let Some(time) = alert
+        .event_time
+        .as_deref()
+        .and_then(super::timestamp::valid_utc)
+    {
         // Minutes are enough on a phone.
-        text.push_str(&format!(" {}Z", time.get(..16).unwrap_or(time)));
+        text.push_str(&format!(" {}Z", &time[..16]));
     }
     let text = ascii(&text);
     if text.len() <= MAX_SMS_CHARS {

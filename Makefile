@@ -30,9 +30,12 @@ venv: $(VENV)/.installed
 fmt:
 	$(CARGO) fmt --all
 
+# The second clippy builds the detector and the CLI without the `lambda` feature: any AWS SDK
+# or tokio use outside src/lambda fails to compile, so purity is checked by the compiler.
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets --all-features -- -D warnings
+	$(CARGO) clippy --no-default-features --lib --bins -- -D warnings
 
 # Unit, rule, sample and integration tests. Integration tests start moto from .venv and fail
 # (rather than skip) when TRAILWATCH_REQUIRE_MOTO=1 and it is missing.

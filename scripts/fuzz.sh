@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET="${FUZZ_SECONDS:-600}"
-TARGETS="${FUZZ_TARGETS:-reader record policy}"
+TARGETS="${FUZZ_TARGETS:-reader record policy skim}"
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 python3 scripts/fuzz-seeds.py >/dev/null

@@ -406,8 +406,8 @@ async fn a_claim_left_by_a_killed_run_is_not_mistaken_for_a_publish() {
     stack
         .upload(&key, stratus("aws.exfiltration.rds-share-snapshot"))
         .await;
-    // A run claims the alert and dies before publishing: simulate with a zero-length lease so
-    // the claim has already expired when the retry comes.
+    // A run claims the alert and dies before publishing: its lease (deadline plus margin) has
+    // already ended when the retry comes.
     let detector = trailwatch::detector::Detector::new(&Default::default()).unwrap();
     let mut found = Vec::new();
     trailwatch::detector::scan_log(
@@ -418,12 +418,11 @@ async fn a_claim_left_by_a_killed_run_is_not_mistaken_for_a_publish() {
         |a| found.push(a),
     )
     .unwrap();
-    let dying = DynamoDedupStore::new(
-        stack.ddb.clone(),
-        stack.table.clone().unwrap(),
-        Duration::ZERO,
-    );
-    dying.claim(&found[0]).await.unwrap();
+    let dying = DynamoDedupStore::new(stack.ddb.clone(), stack.table.clone().unwrap());
+    dying
+        .claim(&found[0], std::time::SystemTime::now())
+        .await
+        .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
     stack
         .processor_with_table()

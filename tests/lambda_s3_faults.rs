@@ -75,3 +75,25 @@ async fn server_errors_and_throttling_are_transient() {
         );
     }
 }
+
+/// Issue 8.7: these were sorted as permanent and the object dropped, though each passes with
+/// time (credentials refreshed, the trail key re-enabled or out of its pending state). S3
+/// answers them with HTTP 400.
+#[tokio::test]
+async fn errors_that_pass_with_time_are_retried() {
+    for (status, code) in [
+        (400, "ExpiredToken"),
+        (400, "KMS.DisabledException"),
+        (400, "KMS.KMSInvalidStateException"),
+        (403, "ExpiredToken"),
+    ] {
+        let e = open_with(status, Some(s3_error(code, "later"))).await;
+        assert!(
+            matches!(e, FetchError::Transient(_)),
+            "{status} {code}: {e:?}"
+        );
+    }
+    // A refusal that time does not change stays permanent.
+    let e = open_with(400, Some(s3_error("InvalidObjectState", "archived"))).await;
+    assert!(matches!(e, FetchError::Permanent(_)), "{e:?}");
+}

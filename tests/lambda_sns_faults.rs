@@ -209,3 +209,20 @@ async fn an_outage_longer_than_the_retries_is_reported_for_every_alert() {
         "every undelivered alert is reported so its object is retried: {results:?}"
     );
 }
+
+/// Issue 8.7: an expired token or a disabled topic key refused the batch for good; both pass
+/// with time and are retried.
+#[tokio::test]
+async fn errors_that_pass_with_time_are_retried_by_the_sink() {
+    for code in ["ExpiredToken", "KMSDisabled", "KMSInvalidState"] {
+        let code: &'static str = code;
+        let failing = mock!(aws_sdk_sns::Client::publish_batch).then_error(move || {
+            PublishBatchError::generic(ErrorMetadata::builder().code(code).message("later").build())
+        });
+        let healthy = mock!(aws_sdk_sns::Client::publish_batch).then_compute_output(ok_all);
+        let client = mock_client!(aws_sdk_sns, RuleMode::Sequential, [&failing, &healthy]);
+        let results = sink(client).publish(&alerts(2)).await;
+        assert!(results.iter().all(Result::is_ok), "{code}: {results:?}");
+        assert_eq!(healthy.num_calls(), 1, "{code}");
+    }
+}

@@ -234,3 +234,89 @@ async fn a_million_records_through_the_handler_with_dedup_exactly_once() {
         rounds[0].1
     );
 }
+
+/// Messages waiting in the subscribed queue (moto counts exactly).
+async fn queued(stack: &support::Stack) -> u64 {
+    let attributes = stack
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&stack.queue_url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap_or_default();
+    attributes[&aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages]
+        .parse()
+        .unwrap()
+}
+
+/// Issue 8.1: peak RSS of the handler on one object of alert-raising records (an attacker's
+/// `PutBucketAcl` burst) against the same object with every call refused (no alert), through
+/// the handler with the dedup table against moto. Each heavy object is measured right after its
+/// quiet twin, one object per invocation, nothing else running.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "long: run with `make load`"]
+async fn alert_heavy_objects_take_no_more_memory_than_quiet_ones() {
+    use synth::Burst;
+    let same_key_records = env_usize("LOAD_SAME_KEY_ALERTS", 100_000);
+    let distinct_records = env_usize("LOAD_DISTINCT_ALERTS", 20_000);
+    let stack = support::stack(true)
+        .await
+        .expect("moto server (run `make venv`)");
+    let processor = stack.processor_with_table();
+    let mut lines = Vec::new();
+    for (records, heavy) in [
+        (same_key_records, Burst::SameKey),
+        (distinct_records, Burst::DistinctKeys),
+    ] {
+        let mut peaks = Vec::new();
+        for kind in [Burst::Quiet, heavy] {
+            let key = format!(
+                "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/111122223333_CloudTrail_us-east-1_20240801T1200Z_{kind:?}{records}.json.gz"
+            );
+            let mut gz = Vec::new();
+            synth::put_bucket_acl_burst(&mut gz, records, kind).unwrap();
+            let compressed = gz.len();
+            stack.upload(&key, gz).await;
+            let before = queued(&stack).await;
+            reset_peak_rss();
+            let started = Instant::now();
+            let response = processor
+                .handle(stack.s3_notification(&[&key]))
+                .await
+                .unwrap();
+            let peak = peak_rss_mib();
+            let published = response["alerts_published"].as_u64().unwrap();
+            let expected = match kind {
+                Burst::Quiet => 0,
+                Burst::SameKey => 1,
+                Burst::DistinctKeys => records as u64,
+            };
+            assert_eq!(
+                published, expected,
+                "{kind:?}: every distinct alert is published"
+            );
+            assert_eq!(
+                queued(&stack).await - before,
+                expected,
+                "{kind:?}: reached the queue"
+            );
+            println!(
+                "{kind:?}: {records} records ({compressed} bytes gzipped), {published} alerts published in {:.1}s, peak RSS {peak:.1} MiB",
+                started.elapsed().as_secs_f64()
+            );
+            peaks.push(peak);
+        }
+        let ratio = peaks[1] / peaks[0];
+        lines.push(format!(
+            "{heavy:?} ({records} alert-raising records): peak RSS {:.1} MiB = {ratio:.2}x the quiet object of the same size ({:.1} MiB)",
+            peaks[1], peaks[0]
+        ));
+        assert!(ratio <= 2.0, "{}", lines.last().unwrap());
+    }
+    for line in lines {
+        println!("RESULT {line}");
+    }
+}

@@ -194,10 +194,15 @@ fn policy_verdicts_keep_their_invariants() {
             for grant in &analysis.grants {
                 prop_assert!(grant.accounts.iter().all(|a| is_account_id(a)));
             }
-            let external = analysis.external_access(|a| a == owner);
+            let external = analysis.external_access(|a| a == owner, |_| true);
             prop_assert!(!external.accounts.contains(owner));
             prop_assert_eq!(external.any(), !external.statement_ids.is_empty());
-            prop_assert!(analysis.external_access(|_| true).accounts.is_empty());
+            prop_assert!(
+                analysis
+                    .external_access(|_| true, |_| true)
+                    .accounts
+                    .is_empty()
+            );
             // Deny statements never grant anything.
             let denies_only = statements.iter().all(|s| s["Effect"] == "Deny");
             if denies_only {
@@ -222,4 +227,112 @@ fn cleaned_text_is_bounded_and_has_no_control_or_bidi_characters() {
             Ok(())
         })
         .unwrap();
+}
+
+/// Record text built from pieces chosen to trip a structural scan: the two event keys spelled
+/// plainly, escaped, duplicated, nested or with other value types, in any order and spacing.
+fn skim_record() -> impl Strategy<Value = Vec<u8>> {
+    let key = prop_oneof![
+        Just("\"eventSource\"".to_string()),
+        Just("\"eventName\"".to_string()),
+        Just("\"event\\u004eame\"".to_string()),
+        Just("\"eventSourc\\u0065\"".to_string()),
+        Just("\"requestParameters\"".to_string()),
+        Just("\"userIdentity\"".to_string()),
+        "\"[a-zA-Z]{1,6}\"".prop_map(|s| s),
+    ];
+    let value = prop_oneof![
+        Just("\"s3.amazonaws.com\"".to_string()),
+        Just("\"PutBucketPolicy\"".to_string()),
+        Just("\"GetObject\"".to_string()),
+        Just("\"Put\\u0042ucketPolicy\"".to_string()),
+        Just("\"\u{e9}\"".to_string()),
+        Just("null".to_string()),
+        Just("12".to_string()),
+        Just("true".to_string()),
+        Just("{\"eventName\":\"PutBucketPolicy\",\"x\":[\"]}\\\"\"]}".to_string()),
+        Just("[{\"eventSource\":\"s3.amazonaws.com\"}]".to_string()),
+        Just("{\"type\":\"Root\",\"arn\":\"a\"}".to_string()),
+        Just("{\"type\":\"Root\",\"type\":\"IAMUser\"}".to_string()),
+        Just("{\"typ\\u0065\":\"Root\"}".to_string()),
+        Just("{\"sessionContext\":{\"type\":\"x\"},\"type\":7}".to_string()),
+        json_value().prop_map(|v| v.to_string()),
+    ];
+    let ws = prop_oneof![Just(""), Just(" "), Just("\n\t"), Just("\r\n  ")];
+    let plain = prop_oneof![
+        4 => Just("\"s3.amazonaws.com\"".to_string()),
+        4 => Just("\"PutBucketPolicy\"".to_string()),
+        1 => value.clone(),
+    ];
+    let field = (key, value, ws.clone(), ws.clone());
+    // Usually both event keys once with plain values, plus other fields, in shuffled order.
+    (
+        plain.clone(),
+        plain,
+        prop::collection::vec(field, 0..6),
+        any::<bool>(),
+        ws,
+    )
+        .prop_flat_map(|(source, name, extra, with_event_keys, space)| {
+            let mut fields: Vec<String> = extra
+                .into_iter()
+                .map(|(k, v, a, b)| format!("{a}{k}{b}:{a}{v}{b}"))
+                .collect();
+            if with_event_keys {
+                fields.push(format!("{space}\"eventSource\":{space}{source}"));
+                fields.push(format!("\"eventName\"{space}:{name}{space}"));
+            }
+            Just(fields).prop_shuffle()
+        })
+        .prop_map(|fields| format!("{{{}}}", fields.join(",")).into_bytes())
+}
+
+#[test]
+fn the_skim_never_decides_differently_from_the_full_parse() {
+    use trailwatch::detector::Record;
+    use trailwatch::detector::skim::{Skim, skim};
+    let strategy = prop_oneof![
+        skim_record(),
+        // Arbitrary damage to a plain record.
+        (
+            skim_record(),
+            prop::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 0..4)
+        )
+            .prop_map(|(mut bytes, edits)| {
+                for (at, byte) in edits {
+                    if !bytes.is_empty() {
+                        let i = at.index(bytes.len());
+                        bytes[i] = byte;
+                    }
+                }
+                bytes
+            }),
+    ];
+    let known = std::cell::Cell::new(0u32);
+    runner(2048)
+        .run(&strategy, |bytes| {
+            if let Skim::Known {
+                source,
+                name,
+                identity_type,
+            } = skim(&bytes)
+            {
+                known.set(known.get() + 1);
+                // Sure answers must equal the full parse, or the full parse refuses the record.
+                if let Ok(record) = Record::from_slice(&bytes) {
+                    let parsed_type = record
+                        .user_identity
+                        .as_ref()
+                        .and_then(|u| u.identity_type.as_deref());
+                    prop_assert_eq!(
+                        (record.source(), record.name(), parsed_type),
+                        (source, name, identity_type)
+                    );
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    // The generator reaches the interesting side: plenty of sure answers were checked.
+    assert!(known.get() > 100, "only {} sure skims", known.get());
 }

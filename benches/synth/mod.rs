@@ -349,3 +349,57 @@ pub fn generate(
     planted.decompressed_bytes = written;
     Ok(planted)
 }
+
+/// What an alert burst is made of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Burst {
+    /// Every record raises `s3-bucket-config-modified` with the same dedup key (one bucket).
+    SameKey,
+    /// Every record raises it on its own bucket: as many distinct dedup keys as records.
+    DistinctKeys,
+    /// The same records, refused (`errorCode: AccessDenied`): no alert, same size within 1%.
+    Quiet,
+}
+
+/// Writes a gzipped log of `records` `PutBucketAcl` calls: the burst an attacker makes to
+/// bury one real share among alerts. The record is Panther's `AWS.S3.BucketPolicyModified`
+/// test case (see the rule's tests); bucket names have a fixed width so all kinds have the same
+/// size.
+pub fn put_bucket_acl_burst(out: impl Write, records: usize, burst: Burst) -> std::io::Result<()> {
+    let mut gz = GzEncoder::new(out, Compression::new(6));
+    gz.write_all(b"{\"Records\":[")?;
+    for i in 0..records {
+        let bucket = match burst {
+            Burst::SameKey => "burst-bucket-0000000".to_owned(),
+            Burst::DistinctKeys | Burst::Quiet => format!("burst-bucket-{i:07}"),
+        };
+        let mut record = json!({
+            "eventVersion": "1.08",
+            "userIdentity": {"type": "AssumedRole", "principalId": "AROAEXAMPLE:attacker",
+                "arn": "arn:aws:sts::111122223333:assumed-role/ops/attacker", "accountId": "111122223333",
+                "accessKeyId": "ASIAEXAMPLE", "sessionContext": {"attributes": {"mfaAuthenticated": "false",
+                "creationDate": "2024-08-01T12:00:00Z"}, "sessionIssuer": {"type": "Role",
+                "principalId": "AROAEXAMPLE", "arn": "arn:aws:iam::111122223333:role/ops",
+                "accountId": "111122223333", "userName": "ops"}}},
+            "eventTime": format!("2024-08-01T12:{:02}:{:02}Z", (i / 60) % 60, i % 60),
+            "eventSource": "s3.amazonaws.com", "eventName": "PutBucketAcl", "awsRegion": "us-east-1",
+            "sourceIPAddress": "203.0.113.7", "userAgent": "aws-cli/2.15.0",
+            "requestParameters": {"host": [format!("{bucket}.s3.us-east-1.amazonaws.com")],
+                "bucketName": bucket, "acl": [""], "x-amz-acl": ["private"]},
+            "responseElements": null,
+            "requestID": format!("{i:016X}"), "eventID": format!("00000000-0000-0000-0000-{i:012}"),
+            "readOnly": false, "eventType": "AwsApiCall", "managementEvent": true,
+            "recipientAccountId": "111122223333"
+        });
+        if burst == Burst::Quiet {
+            record["errorCode"] = json!("AccessDenied");
+        }
+        if i > 0 {
+            gz.write_all(b",")?;
+        }
+        serde_json::to_writer(&mut gz, &record)?;
+    }
+    gz.write_all(b"]}")?;
+    gz.finish()?;
+    Ok(())
+}

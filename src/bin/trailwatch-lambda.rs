@@ -4,7 +4,7 @@
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use trailwatch::detector::Alert;
 use trailwatch::lambda::dynamo::DynamoDedupStore;
 use trailwatch::lambda::ports::{Claim, DedupStore, NoDedupStore};
@@ -19,10 +19,10 @@ enum Dedup {
 }
 
 impl DedupStore for Dedup {
-    async fn claim(&self, alert: &Alert) -> Result<Claim, String> {
+    async fn claim(&self, alert: &Alert, lease_until: SystemTime) -> Result<Claim, String> {
         match self {
-            Dedup::Table(s) => s.claim(alert).await,
-            Dedup::InvocationOnly(s) => s.claim(alert).await,
+            Dedup::Table(s) => s.claim(alert, lease_until).await,
+            Dedup::InvocationOnly(s) => s.claim(alert, lease_until).await,
         }
     }
     async fn confirm(&self, alert: &Alert, token: &str) -> Result<(), String> {
@@ -67,7 +67,6 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         Some(table) => Dedup::Table(DynamoDedupStore::new(
             aws_sdk_dynamodb::Client::new(&aws),
             table.clone(),
-            Duration::from_secs(300),
         )),
         None => Dedup::InvocationOnly(NoDedupStore),
     };
@@ -76,9 +75,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let processor = Arc::clone(&processor);
+        // The runtime stops the invocation at its deadline (epoch milliseconds); claims made
+        // by this run must outlive it, and only just.
+        let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
         async move {
             processor
-                .handle(event.payload)
+                .handle_until(event.payload, deadline)
                 .await
                 .map_err(lambda_runtime::Error::from)
         }

@@ -1,12 +1,14 @@
 //! The `trailwatch` command line: a thin adapter that feeds files to the detector library.
 
-use crate::detector::engine::{parse_accounts, parse_rule_ids};
+use crate::detector::engine::{parse_accounts, parse_organizations, parse_rule_ids};
 use crate::detector::keys::{KeyKind, classify_key};
+use crate::detector::text::clean;
 use crate::detector::{
     Alert, Detector, DetectorConfig, LogKind, ReaderConfig, ScanStats, Severity, scan_log,
 };
 use crate::formats;
 use clap::{Parser, Subcommand, ValueEnum};
+use std::collections::HashSet;
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -33,6 +35,11 @@ struct ScanArgs {
     /// Accounts that may be shared with without an alert (comma-separated 12-digit ids).
     #[arg(long, value_name = "ID,ID")]
     trusted_accounts: Option<String>,
+    /// Organizations or OU paths whose members may be shared with (comma-separated
+    /// `o-xxxxxxxxxx` or `o-xxxxxxxxxx/r-xxxx/ou-xxxx-xxxxxxxx`); any other organization a
+    /// grant names is external.
+    #[arg(long, value_name = "ORG,ORG")]
+    trusted_organizations: Option<String>,
     /// Run only these rules (comma-separated ids).
     #[arg(long, value_name = "ID,...")]
     rules: Option<String>,
@@ -202,6 +209,10 @@ fn scan(
             Some(list) => parse_accounts(list).context("--trusted-accounts")?,
             None => Default::default(),
         },
+        trusted_organizations: match &args.trusted_organizations {
+            Some(list) => parse_organizations(list).context("--trusted-organizations")?,
+            None => Default::default(),
+        },
         disabled_rules: match &args.exclude_rules {
             Some(list) => parse_rule_ids(list).context("--exclude-rules")?,
             None => Default::default(),
@@ -223,24 +234,52 @@ fn scan(
     let mut last_progress = Instant::now();
     let mut output_closed = false;
     for path in &args.paths {
-        let inputs = match expand(path) {
-            Ok(inputs) => inputs,
+        let walked = match expand(path) {
+            Ok(walked) => walked,
             Err(e) => {
                 totals.errors += 1;
-                writeln!(err, "trailwatch: error: {}: {e}", path.display())?;
+                writeln!(
+                    err,
+                    "trailwatch: error: {}: {}",
+                    shown(path),
+                    shown_text(&e)
+                )?;
                 continue;
             }
         };
-        for input in inputs {
+        for warning in &walked.warnings {
+            writeln!(err, "trailwatch: warning: {warning}")?;
+        }
+        for problem in &walked.problems {
+            totals.errors += 1;
+            writeln!(err, "trailwatch: error: {problem}")?;
+        }
+        for (input, named) in walked.files {
             let location = input.display().to_string();
             let source: Box<dyn Read> = if input == Path::new("-") {
                 Box::new(io::stdin().lock())
             } else {
+                // A file found in a walk may have become a FIFO or device since: opening one
+                // would wait forever for a writer. One named on the command line is read as a
+                // stream (`<(aws s3 cp s3://... -)`).
+                if !named && !std::fs::metadata(&input).is_ok_and(|m| m.is_file()) {
+                    writeln!(
+                        err,
+                        "trailwatch: warning: {}: not a regular file; skipped",
+                        shown(&input)
+                    )?;
+                    continue;
+                }
                 match File::open(&input) {
                     Ok(f) => Box::new(f),
                     Err(e) => {
                         totals.errors += 1;
-                        writeln!(err, "trailwatch: error: {location}: {e}")?;
+                        writeln!(
+                            err,
+                            "trailwatch: error: {}: {}",
+                            shown(&input),
+                            shown_text(&e)
+                        )?;
                         continue;
                     }
                 }
@@ -271,7 +310,12 @@ fn scan(
                 Err(e) => {
                     totals.add(&e.stats);
                     totals.errors += 1;
-                    writeln!(err, "trailwatch: error: {location}: {}", e.error)?;
+                    writeln!(
+                        err,
+                        "trailwatch: error: {}: {}",
+                        shown(&input),
+                        shown_text(&e.error)
+                    )?;
                 }
             }
             if progress && last_progress.elapsed() > Duration::from_millis(250) {
@@ -321,32 +365,100 @@ fn write_ocsf(out: &mut dyn Write, alert: &Alert) -> io::Result<()> {
     out.write_all(b"\n")
 }
 
-/// Turns a path argument into the files to scan: a file as given, a directory's log files
-/// recursively (sorted, digests and non-log files left out), or `-`.
-fn expand(path: &Path) -> io::Result<Vec<PathBuf>> {
-    if path == Path::new("-") {
-        return Ok(vec![path.to_owned()]);
+/// A path as printed on stderr: control, bidi and invisible characters escaped, so a file
+/// name cannot forge a line or a terminal sequence.
+fn shown(path: &Path) -> String {
+    clean(&path.display().to_string(), 4096)
+}
+
+/// An error message as printed on stderr (it may quote a path or the input).
+fn shown_text(e: &dyn std::fmt::Display) -> String {
+    clean(&e.to_string(), 4096)
+}
+
+/// What a path argument expands to.
+#[derive(Debug, Default)]
+struct Walked {
+    /// Files to scan, each with whether it was named on the command line.
+    files: Vec<(PathBuf, bool)>,
+    /// Subdirectories that could not be read: errors (exit 2); the rest is still scanned.
+    problems: Vec<String>,
+    /// Entries left out on purpose (FIFOs, sockets, devices; directories already walked).
+    warnings: Vec<String>,
+}
+
+/// Turns a path argument into the files to scan: a file as given (a pipe too), a directory's
+/// log files recursively (sorted, digests and non-log files left out, symbolic links to
+/// directories followed once each), or `-`. `Err` only when the argument itself cannot be read.
+fn expand(path: &Path) -> io::Result<Walked> {
+    let mut walked = Walked::default();
+    if path == Path::new("-") || !path.is_dir() {
+        if path != Path::new("-") {
+            // Surface "no such file" here rather than as a silent skip.
+            std::fs::metadata(path)?;
+        }
+        walked.files.push((path.to_owned(), true));
+        return Ok(walked);
     }
-    if !path.is_dir() {
-        // Surface "no such file" here rather than as a silent skip.
-        std::fs::metadata(path)?;
-        return Ok(vec![path.to_owned()]);
-    }
-    let mut found = Vec::new();
+    std::fs::read_dir(path)?;
+    let mut visited: HashSet<PathBuf> = HashSet::new();
     let mut stack = vec![path.to_owned()];
     while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir)? {
-            let entry = entry?;
+        // Canonical paths catch symbolic-link loops and two links to one directory.
+        let canonical = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+        if !visited.insert(canonical) {
+            walked.warnings.push(format!(
+                "{}: directory already scanned (symbolic link loop or second link); skipped",
+                shown(&dir)
+            ));
+            continue;
+        }
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                walked
+                    .problems
+                    .push(format!("{}: {}", shown(&dir), shown_text(&e)));
+                continue;
+            }
+        };
+        for entry in entries {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    walked
+                        .problems
+                        .push(format!("{}: {}", shown(&dir), shown_text(&e)));
+                    continue;
+                }
+            };
             let p = entry.path();
-            if entry.file_type()?.is_dir() {
+            // Follows symbolic links: a link to a directory is walked, to a file is read.
+            let file_type = match std::fs::metadata(&p) {
+                Ok(m) => m.file_type(),
+                Err(e) => {
+                    walked
+                        .warnings
+                        .push(format!("{}: {}; skipped", shown(&p), shown_text(&e)));
+                    continue;
+                }
+            };
+            if file_type.is_dir() {
                 stack.push(p);
+            } else if !file_type.is_file() {
+                if is_log_file(&p) {
+                    walked.warnings.push(format!(
+                        "{}: not a regular file (FIFO, socket or device); skipped",
+                        shown(&p)
+                    ));
+                }
             } else if is_log_file(&p) {
-                found.push(p);
+                walked.files.push((p, false));
             }
         }
     }
-    found.sort();
-    Ok(found)
+    walked.files.sort();
+    Ok(walked)
 }
 
 fn is_log_file(path: &Path) -> bool {

@@ -49,6 +49,17 @@ pub fn account_of(s: &str) -> Option<&str> {
         .filter(|a| is_account_id(a))
 }
 
+/// The ARN partition of a region: `aws-cn` for `cn-*`, `aws-us-gov` for `us-gov-*`, else `aws`.
+pub fn partition_for_region(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
 /// True for a CloudFront origin access identity principal
 /// (`arn:aws:iam::cloudfront:user/CloudFront Origin Access Identity E...`).
 pub fn is_cloudfront_oai(s: &str) -> bool {

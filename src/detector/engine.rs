@@ -9,6 +9,7 @@ use crate::detector::rule::{
     FailedCalls, NameMatch, Rule, RuleContext, RuleMeta, Severity, Unevaluable,
 };
 use crate::detector::rules::CATALOGUE;
+use crate::detector::skim::{Skim, skim};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 
@@ -17,6 +18,9 @@ use std::io::Read;
 pub struct DetectorConfig {
     /// Accounts that may be shared with without an alert (partners, your other accounts).
     pub trusted_accounts: BTreeSet<String>,
+    /// Organizations (`o-...`) and OU paths (`o-.../r-.../ou-...`) whose members may be shared
+    /// with; any other organization a grant names is external.
+    pub trusted_organizations: BTreeSet<String>,
     /// Rules switched off.
     pub disabled_rules: BTreeSet<String>,
     /// When set, only these rules run.
@@ -29,6 +33,7 @@ impl Default for DetectorConfig {
     fn default() -> Self {
         DetectorConfig {
             trusted_accounts: BTreeSet::new(),
+            trusted_organizations: BTreeSet::new(),
             disabled_rules: BTreeSet::new(),
             only_rules: None,
             min_severity: Severity::Info,
@@ -41,6 +46,10 @@ impl Default for DetectorConfig {
 pub enum ConfigError {
     #[error("{0:?} is not an AWS account id (expected 12 digits)")]
     InvalidAccountId(String),
+    #[error(
+        "{0:?} is not an organization id or OU path (expected o-xxxxxxxxxx, optionally /r-xxxx/ou-xxxx-xxxxxxxx/...)"
+    )]
+    InvalidOrganization(String),
     #[error("unknown rule id {0:?} (known: {known})", known = known_rule_ids())]
     UnknownRule(String),
 }
@@ -73,6 +82,47 @@ pub fn parse_accounts(s: &str) -> Result<BTreeSet<String>, ConfigError> {
         .collect()
 }
 
+/// True for an organization id (`o-` and 10 to 32 lower-case letters or digits), optionally
+/// followed by a path of root and OU ids (`/r-ab12/ou-ab12-11111111`) and a trailing `/`.
+pub fn is_organization_path(s: &str) -> bool {
+    let mut segments = s.trim_end_matches('/').split('/');
+    let id_ok = |seg: &str, prefix: &str, min: usize| {
+        seg.strip_prefix(prefix).is_some_and(|rest| {
+            rest.len() >= min
+                && rest.len() <= 68
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+    };
+    let Some(org) = segments.next() else {
+        return false;
+    };
+    if !id_ok(org, "o-", 10) {
+        return false;
+    }
+    segments.enumerate().all(|(i, seg)| {
+        if i == 0 {
+            id_ok(seg, "r-", 4)
+        } else {
+            id_ok(seg, "ou-", 4)
+        }
+    })
+}
+
+/// Parses a list of organization ids or OU paths such as `o-a1b2c3d4e5,o-f6g7h8i9j0/r-ab12/ou-ab12-11111111`.
+pub fn parse_organizations(s: &str) -> Result<BTreeSet<String>, ConfigError> {
+    split_list(s)
+        .map(|o| {
+            if is_organization_path(o) {
+                Ok(o.trim_end_matches('/').to_owned())
+            } else {
+                Err(ConfigError::InvalidOrganization(o.to_owned()))
+            }
+        })
+        .collect()
+}
+
 /// Parses a list of rule ids, refusing ids that are not in the catalogue.
 pub fn parse_rule_ids(s: &str) -> Result<BTreeSet<String>, ConfigError> {
     split_list(s)
@@ -96,7 +146,10 @@ struct SourceIndex {
 pub struct Detector {
     rules: Vec<&'static dyn Rule>,
     index: HashMap<&'static str, SourceIndex>,
+    /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
+    by_identity_type: HashMap<&'static str, Vec<usize>>,
     ctx: RuleContext,
+    min_severity: Severity,
 }
 
 impl Detector {
@@ -115,6 +168,11 @@ impl Detector {
                 return Err(ConfigError::InvalidAccountId(account.clone()));
             }
         }
+        for org in &config.trusted_organizations {
+            if !is_organization_path(org) {
+                return Err(ConfigError::InvalidOrganization(org.clone()));
+            }
+        }
         let known = |id: &String| catalogue.iter().any(|r| r.meta().id == id);
         let named = config
             .disabled_rules
@@ -127,9 +185,10 @@ impl Detector {
             .iter()
             .copied()
             .filter(|r| {
+                // Severity filters alerts, not rules: a finding may be raised above or below
+                // its rule's default (a public share, a failed attempt).
                 let meta = r.meta();
-                meta.severity >= config.min_severity
-                    && !config.disabled_rules.contains(meta.id)
+                !config.disabled_rules.contains(meta.id)
                     && config
                         .only_rules
                         .as_ref()
@@ -137,20 +196,29 @@ impl Detector {
             })
             .collect();
         let mut index: HashMap<&'static str, SourceIndex> = HashMap::new();
+        let mut by_identity_type: HashMap<&'static str, Vec<usize>> = HashMap::new();
         for (i, rule) in rules.iter().enumerate() {
             for selector in rule.meta().events {
+                if let NameMatch::AnyEventByIdentityType(kind) = selector.name {
+                    by_identity_type.entry(kind).or_default().push(i);
+                    continue;
+                }
                 let entry = index.entry(selector.source).or_default();
                 match selector.name {
                     NameMatch::Exact(name) => entry.exact.entry(name).or_default().push(i),
                     NameMatch::Prefix(prefix) => entry.prefixes.push((prefix, i)),
+                    NameMatch::AnyEventByIdentityType(_) => unreachable!("routed above"),
                 }
             }
         }
         Ok(Detector {
             rules,
             index,
+            by_identity_type,
+            min_severity: config.min_severity,
             ctx: RuleContext {
                 trusted_accounts: config.trusted_accounts.clone(),
+                trusted_organizations: config.trusted_organizations.clone(),
             },
         })
     }
@@ -160,19 +228,48 @@ impl Detector {
         self.rules.iter().map(|r| r.meta())
     }
 
-    /// The rules interested in an (eventSource, eventName), in catalogue order.
-    fn interested(&self, source: &str, name: &str) -> Vec<usize> {
-        let Some(entry) = self.index.get(source) else {
-            return Vec::new();
-        };
-        let mut found: Vec<usize> = entry.exact.get(name).cloned().unwrap_or_default();
-        for (prefix, i) in &entry.prefixes {
-            if name.starts_with(prefix) && !found.contains(i) {
-                found.push(*i);
+    /// The rules interested in a record (by its eventSource and eventName, or by its caller
+    /// type), in catalogue order.
+    fn interested(&self, record: &Record<'_>) -> Vec<usize> {
+        let (source, name) = (record.source(), record.name());
+        let mut found: Vec<usize> = self
+            .identity_rules(record)
+            .map(<[usize]>::to_vec)
+            .unwrap_or_default();
+        if let Some(entry) = self.index.get(source) {
+            for i in entry.exact.get(name).into_iter().flatten() {
+                if !found.contains(i) {
+                    found.push(*i);
+                }
+            }
+            for (prefix, i) in &entry.prefixes {
+                if name.starts_with(prefix) && !found.contains(i) {
+                    found.push(*i);
+                }
             }
         }
         found.sort_unstable();
         found
+    }
+
+    /// The rules that want every event of this record's caller type, if any.
+    fn identity_rules(&self, record: &Record<'_>) -> Option<&[usize]> {
+        if self.by_identity_type.is_empty() {
+            return None;
+        }
+        let kind = record.user_identity.as_ref()?.identity_type.as_deref()?;
+        self.by_identity_type.get(kind).map(Vec::as_slice)
+    }
+
+    /// True when some rule wants this record: by its event, or by its caller type.
+    pub fn wants_record(&self, record: &Record<'_>) -> bool {
+        self.wants(record.source(), record.name()) || self.identity_rules(record).is_some()
+    }
+
+    /// True when some rule wants a record with this event and caller type (from a skim).
+    pub fn wants_event(&self, source: &str, name: &str, identity_type: Option<&str>) -> bool {
+        self.wants(source, name)
+            || identity_type.is_some_and(|kind| self.by_identity_type.contains_key(kind))
     }
 
     /// True when some rule wants this event; the scan loop's fast path.
@@ -192,18 +289,23 @@ impl Detector {
         log: &LogObject,
         out: &mut Vec<Alert>,
     ) -> Result<(), RuleFailure> {
-        if !self.wants(record.source(), record.name()) {
+        if !self.wants_record(record) {
             return Ok(());
         }
         let mut first_failure = None;
-        for i in self.interested(record.source(), record.name()) {
+        for i in self.interested(record) {
             let rule = self.rules[i];
             let meta = rule.meta();
             if !sees(meta, record) {
                 continue;
             }
             match rule.evaluate(record, &self.ctx) {
-                Ok(Some(finding)) => out.push(Alert::new(meta, finding, record, log.clone())),
+                Ok(Some(finding)) => {
+                    let alert = Alert::new(meta, finding, record, log.clone());
+                    if alert.severity >= self.min_severity {
+                        out.push(alert);
+                    }
+                }
                 Ok(None) => {}
                 Err(error) => {
                     first_failure.get_or_insert(RuleFailure {
@@ -270,7 +372,7 @@ impl<F: FnMut(Alert)> ScanSink for AlertsOnly<F> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanStats {
     pub kind: LogKind,
-    /// Records parsed and examined.
+    /// Records read and fully evaluated (including those no rule wanted).
     pub records: u64,
     /// Elements of `Records` that were not fully evaluated: not an object, unparsable, too
     /// big, or a record some interested rule could not judge.
@@ -349,9 +451,19 @@ pub fn scan_log_to<R: Read>(
         };
         report_unread_elements(next_index..raw.index, &mut sink);
         next_index = raw.index + 1;
+        // Most records interest no rule: decide that from a skim, without the full parse.
+        if let Skim::Known {
+            source,
+            name,
+            identity_type,
+        } = skim(raw.bytes)
+            && !detector.wants_event(source, name, identity_type)
+        {
+            stats.records += 1;
+            continue;
+        }
         match Record::from_slice(raw.bytes) {
             Ok(record) => {
-                stats.records += 1;
                 log.record_index = raw.index;
                 let verdict = detector.evaluate(&record, &log, &mut alerts);
                 for alert in alerts.drain(..) {
@@ -359,6 +471,7 @@ pub fn scan_log_to<R: Read>(
                     sink.alert(alert);
                 }
                 if let Err(failure) = verdict {
+                    // Read, but not fully evaluated: counted once, as skipped.
                     stats.skipped_records += 1;
                     sink.skipped(SkippedRecord {
                         record_index: raw.index,
@@ -366,6 +479,8 @@ pub fn scan_log_to<R: Read>(
                         event_name: record.event_name.as_deref().map(str::to_owned),
                         reason: failure.to_string(),
                     });
+                } else {
+                    stats.records += 1;
                 }
             }
             Err(error) => {
@@ -423,16 +538,58 @@ mod tests {
     }
 
     #[test]
-    fn min_severity_and_disabled_rules_filter_the_catalogue() {
+    fn organizations_and_ou_paths_are_validated() {
+        let orgs =
+            parse_organizations("o-a1b2c3d4e5, o-f6g7h8i9j0/r-ab12/ou-ab12-11111111/").unwrap();
+        assert!(orgs.contains("o-f6g7h8i9j0/r-ab12/ou-ab12-11111111"));
+        for bad in [
+            "o-short",
+            "a1b2c3d4e5",
+            "o-a1b2c3d4e5/ou-ab12-1111",
+            "o-A1B2C3D4E5",
+            "o-a1b2c3d4e5/r-ab12/x",
+        ] {
+            assert_eq!(
+                parse_organizations(bad),
+                Err(ConfigError::InvalidOrganization(bad.into())),
+                "{bad}"
+            );
+        }
+        let config = DetectorConfig {
+            trusted_organizations: ["nope".to_string()].into(),
+            ..DetectorConfig::default()
+        };
+        assert!(matches!(
+            Detector::new(&config),
+            Err(ConfigError::InvalidOrganization(_))
+        ));
+    }
+
+    #[test]
+    fn min_severity_filters_alerts_and_disabled_rules_filter_the_catalogue() {
         let all = Detector::new(&DetectorConfig::default()).unwrap();
         assert_eq!(all.rules().count(), CATALOGUE.len());
-        let medium = Detector::new(&DetectorConfig {
-            min_severity: Severity::Medium,
-            ..DetectorConfig::default()
-        })
-        .unwrap();
-        assert!(medium.rules().all(|m| m.severity >= Severity::Medium));
-        assert!(!medium.rules().any(|m| m.id == "s3-bucket-config-modified"));
+        // s3-bucket-config-modified raises info alerts: gone at medium, its rule still listed.
+        let log = br#"{"Records":[{"eventSource":"s3.amazonaws.com","eventName":"PutBucketAcl",
+            "requestParameters":{"bucketName":"b"}}]}"#;
+        for (min, expected) in [(Severity::Info, 1), (Severity::Medium, 0)] {
+            let d = Detector::new(&DetectorConfig {
+                min_severity: min,
+                ..DetectorConfig::default()
+            })
+            .unwrap();
+            let mut alerts = Vec::new();
+            scan_log(&log[..], "mem", &d, ReaderConfig::default(), |a| {
+                alerts.push(a)
+            })
+            .unwrap();
+            let config_alerts = alerts
+                .iter()
+                .filter(|a| a.rule_id == "s3-bucket-config-modified")
+                .count();
+            assert_eq!(config_alerts, expected, "{min:?}");
+            assert!(alerts.iter().all(|a| a.severity >= min));
+        }
         let disabled = Detector::new(&DetectorConfig {
             disabled_rules: ["s3-bucket-config-modified".to_string()].into(),
             ..DetectorConfig::default()

@@ -12,6 +12,7 @@ pub mod reader;
 pub mod record;
 pub mod rule;
 pub mod rules;
+pub mod skim;
 pub mod text;
 
 pub use alert::{Actor, Alert, LogObject};

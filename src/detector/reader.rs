@@ -196,7 +196,7 @@ impl<R: Read> LogReader<R> {
                     if self.peek_required("Records array")? == b']' {
                         self.pos += 1;
                         self.finish_document()?;
-                        return Ok(None);
+                        continue;
                     }
                 }
                 State::NextElement => {
@@ -209,7 +209,7 @@ impl<R: Read> LogReader<R> {
                         b']' => {
                             self.pos += 1;
                             self.finish_document()?;
-                            return Ok(None);
+                            continue;
                         }
                         other => {
                             return Err(ReadError::Corrupt(format!(
@@ -303,7 +303,11 @@ impl<R: Read> LogReader<R> {
         }
     }
 
-    /// Reads what follows `Records` up to the closing brace; other keys are skipped.
+    /// Reads what follows a `Records` array: other keys are skipped, but a second `Records`
+    /// array is read too (a JSON parser would keep only one of the two and drop the other's
+    /// records without a word). At the end of the document, another document may follow (two
+    /// logs concatenated, such as `cat a.json.gz b.json.gz`): its records are read as well.
+    /// The state is left at the next element to read, or `Done`.
     fn finish_document(&mut self) -> Result<(), ReadError> {
         self.state = State::Done;
         loop {
@@ -311,18 +315,28 @@ impl<R: Read> LogReader<R> {
             match self.peek_required("top-level object")? {
                 b'}' => {
                     self.pos += 1;
-                    return Ok(());
+                    return self.next_document();
                 }
                 b',' => {
                     self.pos += 1;
                     self.skip_ws()?;
-                    self.read_key()?;
+                    let key = self.read_key()?;
                     self.skip_ws()?;
                     if self.peek_required("top-level object")? != b':' {
                         return Err(ReadError::Corrupt("malformed top-level object".into()));
                     }
                     self.pos += 1;
                     self.skip_ws()?;
+                    if key == b"Records" {
+                        if self.peek_required("Records")? != b'[' {
+                            return Err(ReadError::Corrupt(
+                                "a second Records key that is not an array".into(),
+                            ));
+                        }
+                        self.pos += 1;
+                        self.state = State::FirstElement;
+                        return Ok(());
+                    }
                     self.scan_value(false)?;
                 }
                 other => {
@@ -332,6 +346,28 @@ impl<R: Read> LogReader<R> {
                     )));
                 }
             }
+        }
+    }
+
+    /// After a document's closing brace: the end of input, or another whole document.
+    fn next_document(&mut self) -> Result<(), ReadError> {
+        self.skip_ws()?;
+        match self.peek()? {
+            None => Ok(()),
+            Some(b'{') => match self.read_header() {
+                Ok(()) if self.kind == LogKind::Digest => Err(ReadError::Corrupt(
+                    "a digest document after the log document".into(),
+                )),
+                Ok(()) => Ok(()),
+                Err(ReadError::NotCloudTrail(why)) => Err(ReadError::Corrupt(format!(
+                    "a second document that is not a CloudTrail log: {why}"
+                ))),
+                Err(e) => Err(e),
+            },
+            Some(other) => Err(ReadError::Corrupt(format!(
+                "unexpected {:?} after the log document",
+                other as char
+            ))),
         }
     }
 
@@ -577,6 +613,52 @@ mod tests {
                 r#"{"eventName":"A","x":"}]\"{"}"#,
                 r#"{"eventName":"B","n":[1,{"y":[]}]}"#
             ]
+        );
+    }
+
+    /// CLI item of issue 8: `cat a.json.gz b.json.gz` is a valid two-member gzip holding two
+    /// documents; the second one's records were dropped without a word.
+    #[test]
+    fn concatenated_documents_are_all_read() {
+        let second = br#"{"Records":[{"eventName":"C"}]}"#;
+        let mut two = gzip(LOG);
+        two.extend(gzip(second));
+        let mut expected = records(LOG);
+        expected.push(r#"{"eventName":"C"}"#.into());
+        assert_eq!(records(&two), expected);
+        let mut plain = LOG.to_vec();
+        plain.extend(b"\n");
+        plain.extend(second);
+        assert_eq!(records(&plain), expected);
+        // What follows a document must be another log, or the file is an error.
+        for tail in [&b"{\"x\":1}"[..], b"garbage", b"{\"Records\":[{\"a\":1}"] {
+            let mut bad = LOG.to_vec();
+            bad.extend(tail);
+            let result = collect(&bad, ReaderConfig::default());
+            assert!(
+                matches!(result, Err(ReadError::Corrupt(_))),
+                "{tail:?}: {result:?}"
+            );
+        }
+        // A digest after a log is not a log.
+        let mut digest = LOG.to_vec();
+        digest.extend(br#"{"digestStartTime":"x"}"#);
+        assert!(collect(&digest, ReaderConfig::default()).is_err());
+    }
+
+    /// CLI item of issue 8: a second `Records` key was skipped with its records.
+    #[test]
+    fn a_second_records_key_is_read_too() {
+        assert_eq!(
+            records(br#"{"Records":[{"a":1}],"other":2,"Records":[{"b":2}]}"#),
+            vec![r#"{"a":1}"#, r#"{"b":2}"#]
+        );
+        assert!(
+            collect(
+                br#"{"Records":[{"a":1}],"Records":3}"#,
+                ReaderConfig::default()
+            )
+            .is_err()
         );
     }
 

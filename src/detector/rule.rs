@@ -91,6 +91,9 @@ pub enum NameMatch {
     Exact(&'static str),
     /// Versioned API names such as Lambda's `AddPermission20150331v2`.
     Prefix(&'static str),
+    /// Any event whose `userIdentity.type` is this (root activity); the source is
+    /// [`EventSelector::ANY_SOURCE`].
+    AnyEventByIdentityType(&'static str),
 }
 
 /// One (eventSource, eventName) a rule is interested in.
@@ -101,6 +104,9 @@ pub struct EventSelector {
 }
 
 impl EventSelector {
+    /// The source of selectors that route by caller identity rather than by event.
+    pub const ANY_SOURCE: &'static str = "*";
+
     /// Selects `source` + exactly `name`.
     pub const fn exact(source: &'static str, name: &'static str) -> Self {
         EventSelector {
@@ -114,6 +120,15 @@ impl EventSelector {
         EventSelector {
             source,
             name: NameMatch::Prefix(prefix),
+        }
+    }
+
+    /// Selects every event made by a caller of this `userIdentity.type` (e.g. `Root`): records
+    /// of other callers still cost one lookup and reach no rule.
+    pub const fn any_event_by_identity_type(identity_type: &'static str) -> Self {
+        EventSelector {
+            source: Self::ANY_SOURCE,
+            name: NameMatch::AnyEventByIdentityType(identity_type),
         }
     }
 }
@@ -217,6 +232,10 @@ pub type Verdict = Result<Option<Finding>, Unevaluable>;
 #[derive(Debug, Clone, Default)]
 pub struct RuleContext {
     pub trusted_accounts: BTreeSet<String>,
+    /// Organization ids (`o-...`) or OU paths (`o-.../r-.../ou-...`) whose members are trusted.
+    /// Empty means no organization is known to be ours: organization-wide grants are then
+    /// reported in details but do not alert on their own (we cannot tell ours from another).
+    pub trusted_organizations: BTreeSet<String>,
 }
 
 impl RuleContext {
@@ -224,6 +243,49 @@ impl RuleContext {
     pub fn is_internal(&self, account: &str, owner: Option<&str>) -> bool {
         owner == Some(account) || self.trusted_accounts.contains(account)
     }
+
+    /// True when organizations are judged: some trusted organization is configured.
+    pub fn judges_organizations(&self) -> bool {
+        !self.trusted_organizations.is_empty()
+    }
+
+    /// True when an organization id or path (as written in `aws:PrincipalOrgPaths`, possibly
+    /// ending in `/*`) lies inside a trusted organization or OU. With no trusted organization
+    /// configured every organization counts as internal (see `trusted_organizations`).
+    pub fn is_trusted_organization(&self, org: &str) -> bool {
+        if !self.judges_organizations() {
+            return true;
+        }
+        let scope = org_scope(org);
+        if scope.is_empty() {
+            return false;
+        }
+        self.trusted_organizations.iter().any(|trusted| {
+            let trusted = org_scope(trusted);
+            scope == trusted
+                || (scope.len() > trusted.len()
+                    && scope.starts_with(trusted)
+                    && scope.as_bytes()[trusted.len()] == b'/')
+        })
+    }
+}
+
+/// The fixed part of an organization id or path: up to the first segment holding a wildcard,
+/// without trailing slashes (`o-a/r-b/ou-c/*` is `o-a/r-b/ou-c`, `o-a/*/ou-c` is `o-a`).
+fn org_scope(org: &str) -> &str {
+    let org = org.trim();
+    let mut end = 0;
+    for (i, segment) in org.split('/').enumerate() {
+        if segment.is_empty() || segment.contains(['*', '?']) {
+            break;
+        }
+        end = if i == 0 {
+            segment.len()
+        } else {
+            end + 1 + segment.len()
+        };
+    }
+    &org[..end]
 }
 
 /// A detection rule. Implementations live one per file under `rules/`.
@@ -244,6 +306,30 @@ mod tests {
         assert!(Severity::Info < Severity::Low && Severity::High < Severity::Critical);
         assert_eq!("HIGH".parse::<Severity>(), Ok(Severity::High));
         assert!("urgent".parse::<Severity>().is_err());
+    }
+
+    #[test]
+    fn organizations_and_ou_paths_are_trusted_by_prefix() {
+        let mut ctx = RuleContext::default();
+        assert!(
+            ctx.is_trusted_organization("o-anything"),
+            "no zone configured"
+        );
+        ctx.trusted_organizations = [
+            "o-mine".to_string(),
+            "o-partner/r-ab12/ou-ab12-1111".to_string(),
+        ]
+        .into();
+        assert!(ctx.is_trusted_organization("o-mine"));
+        assert!(ctx.is_trusted_organization("o-mine/*"));
+        assert!(ctx.is_trusted_organization("o-mine/r-1/ou-2/*"));
+        assert!(!ctx.is_trusted_organization("o-minety"));
+        assert!(!ctx.is_trusted_organization("o-other"));
+        assert!(!ctx.is_trusted_organization("*"));
+        assert!(ctx.is_trusted_organization("o-partner/r-ab12/ou-ab12-1111/ou-ab12-2222/"));
+        // Broader than the trusted OU: the whole partner organization.
+        assert!(!ctx.is_trusted_organization("o-partner/*"));
+        assert!(!ctx.is_trusted_organization("o-partner/r-ab12/*/ou-ab12-1111"));
     }
 
     #[test]

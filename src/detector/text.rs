@@ -22,11 +22,24 @@ pub fn clean(s: &str, max_chars: usize) -> String {
     out
 }
 
-/// Characters `clean` escapes: control characters, and the bidi overrides and zero-width
-/// characters that can make text read differently than it is.
+/// Characters `clean` escapes: control characters, line and paragraph separators (some
+/// terminals and viewers break lines on them), the bidi marks and overrides, and the invisible
+/// characters (zero-width, word joiner, soft hyphen) that can make text read differently than
+/// it is.
 pub fn is_unsafe(c: char) -> bool {
     c.is_control()
-        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+        || matches!(
+            c,
+            '\u{00AD}'
+                | '\u{034F}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{2028}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{FEFF}'
+        )
 }
 
 #[cfg(test)]
@@ -37,6 +50,15 @@ mod tests {
     fn control_characters_are_escaped() {
         assert_eq!(clean("a\nb\x1b[31m", 100), "a\\u{a}b\\u{1b}[31m");
         assert_eq!(clean("x\u{202E}y", 100), "x\\u{202e}y");
+    }
+
+    /// Issue 8: these passed through text output.
+    #[test]
+    fn separators_and_invisible_characters_are_escaped() {
+        for c in ['\u{2028}', '\u{2029}', '\u{061C}', '\u{2060}', '\u{00AD}'] {
+            let shown = clean(&format!("a{c}b"), 100);
+            assert_eq!(shown, format!("a{}b", c.escape_unicode()), "{:?}", c);
+        }
     }
 
     #[test]

@@ -96,7 +96,9 @@ fn description(alert: &Alert) -> String {
         ));
     }
     let accounts = detail_list(alert, "external_accounts");
-    let organizations = detail_list(alert, "organizations");
+    let mut organizations = detail_list(alert, "external_organizations");
+    organizations.extend(detail_list(alert, "organizations"));
+    organizations.dedup();
     let public = alert.details.get("public").and_then(Value::as_bool) == Some(true);
     if !accounts.is_empty() || !organizations.is_empty() || public {
         let mut parties = Vec::new();

@@ -21,6 +21,7 @@ const SHOWN_DETAILS: &[&str] = &[
     "external_accounts",
     "public",
     "organizations",
+    "external_organizations",
     "kms_key_id",
     "kms_key_account",
 ];
@@ -214,7 +215,9 @@ fn resource_section(out: &mut String, alert: &Alert) {
 
 fn outside_parties_section(out: &mut String, alert: &Alert) {
     let accounts = detail_list(alert, "external_accounts");
-    let organizations = detail_list(alert, "organizations");
+    let mut organizations = detail_list(alert, "external_organizations");
+    organizations.extend(detail_list(alert, "organizations"));
+    organizations.dedup();
     let public = alert.details.get("public").and_then(Value::as_bool);
     let kms_key = detail_str(alert, "kms_key_id");
     if accounts.is_empty() && organizations.is_empty() && public.is_none() && kms_key.is_none() {
@@ -243,13 +246,24 @@ fn outside_parties_section(out: &mut String, alert: &Alert) {
     }
 }
 
+/// Null, `""`, `[]` and `{}` say nothing to a reader.
+fn is_empty(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::String(s) => s.is_empty(),
+        Value::Array(items) => items.is_empty(),
+        Value::Object(map) => map.is_empty(),
+        _ => false,
+    }
+}
+
 fn other_details_section(out: &mut String, alert: &Alert) {
     let Some(details) = alert.details.as_object() else {
         return;
     };
     let others: Vec<(&String, &Value)> = details
         .iter()
-        .filter(|(k, v)| !SHOWN_DETAILS.contains(&k.as_str()) && !v.is_null())
+        .filter(|(k, v)| !SHOWN_DETAILS.contains(&k.as_str()) && !is_empty(v))
         .collect();
     if others.is_empty() {
         return;

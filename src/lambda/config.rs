@@ -1,6 +1,6 @@
 //! The function's configuration: environment variables read and validated once at cold start.
 
-use crate::detector::engine::{parse_accounts, parse_rule_ids};
+use crate::detector::engine::{parse_accounts, parse_organizations, parse_rule_ids};
 use crate::detector::{DetectorConfig, ReaderConfig, Severity};
 
 /// Everything the function is told through its environment.
@@ -58,6 +58,12 @@ impl LambdaConfig {
             Some(list) => parse_accounts(&list).map_err(|e| bad("TRUSTED_ACCOUNTS", e))?,
             None => Default::default(),
         };
+        let trusted_organizations = match get("TRUSTED_ORGANIZATIONS") {
+            Some(list) => {
+                parse_organizations(&list).map_err(|e| bad("TRUSTED_ORGANIZATIONS", e))?
+            }
+            None => Default::default(),
+        };
         let disabled_rules = match get("DISABLED_RULES") {
             Some(list) => parse_rule_ids(&list).map_err(|e| bad("DISABLED_RULES", e))?,
             None => Default::default(),
@@ -93,6 +99,7 @@ impl LambdaConfig {
             alert_topic_arn,
             detector: DetectorConfig {
                 trusted_accounts,
+                trusted_organizations,
                 disabled_rules,
                 only_rules: None,
                 min_severity,

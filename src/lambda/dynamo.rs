@@ -3,23 +3,24 @@
 //! each (rule, dedup key) once per dedup period.
 //!
 //! The claim is a lease: `pending` until the publish succeeds (then `published` until
-//! `expires_at`, which is also the item's TTL). A failed publish releases the claim. A process
-//! killed between claim and publish leaves a pending claim whose lease runs out, after which a
-//! retry claims it again and publishes: nothing lost, nothing doubled.
+//! `expires_at`, which is also the item's TTL). A failed publish releases the claim. The lease
+//! ends a margin after the claiming invocation's deadline, so it outlives the run (a slow run
+//! is never overtaken) and no longer: a process killed between claim and publish leaves a
+//! pending claim that a retry takes over once the lease is over. What this does and does not
+//! guarantee is in the README's Reliability section.
 
 use crate::detector::Alert;
 use crate::lambda::ports::{Claim, DedupStore};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Table layout: partition key `pk` (S); TTL attribute `expires_at` (N, epoch seconds).
 #[derive(Debug, Clone)]
 pub struct DynamoDedupStore {
     client: Client,
     table: String,
-    lease: Duration,
 }
 
 static CLAIM_COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -46,16 +47,18 @@ fn new_token() -> String {
 }
 
 impl DynamoDedupStore {
-    /// A store on `table`; claims not confirmed within `lease` can be taken over.
-    pub fn new(client: Client, table: String, lease: Duration) -> Self {
-        DynamoDedupStore {
-            client,
-            table,
-            lease,
-        }
+    /// A store on `table`.
+    pub fn new(client: Client, table: String) -> Self {
+        DynamoDedupStore { client, table }
     }
 
-    async fn try_claim(&self, alert: &Alert, now: u64, token: &str) -> Result<bool, String> {
+    async fn try_claim(
+        &self,
+        alert: &Alert,
+        now: u64,
+        lease_until: u64,
+        token: &str,
+    ) -> Result<bool, String> {
         let period = u64::from(alert.dedup_period_minutes.max(1)) * 60;
         let result = self
             .client
@@ -64,7 +67,7 @@ impl DynamoDedupStore {
             .item("pk", AttributeValue::S(alert.dedup_key.clone()))
             .item("state", AttributeValue::S("pending".into()))
             .item("token", AttributeValue::S(token.to_owned()))
-            .item("lease_until", AttributeValue::N((now + self.lease.as_secs()).to_string()))
+            .item("lease_until", AttributeValue::N(lease_until.to_string()))
             .item("expires_at", AttributeValue::N((now + period).to_string()))
             .item("rule_id", AttributeValue::S(alert.rule_id.clone()))
             .item(
@@ -125,11 +128,15 @@ impl DynamoDedupStore {
 }
 
 impl DedupStore for DynamoDedupStore {
-    async fn claim(&self, alert: &Alert) -> Result<Claim, String> {
+    async fn claim(&self, alert: &Alert, lease_until: SystemTime) -> Result<Claim, String> {
+        let lease_until = lease_until
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or_default();
         for _ in 0..2 {
             let now = now_secs();
             let token = new_token();
-            if self.try_claim(alert, now, &token).await? {
+            if self.try_claim(alert, now, lease_until, &token).await? {
                 return Ok(Claim::Granted { token });
             }
             if let Some(answer) = self.holder_state(alert, now).await? {

@@ -1,17 +1,24 @@
 //! The handler: an invocation in, objects scanned concurrently, alerts deduplicated and
-//! published, and the response each event source expects.
+//! published while the scan goes on ([`crate::lambda::delivery`]), and the response each event
+//! source expects.
 
 use crate::detector::keys::{KeyKind, classify_key};
-use crate::detector::{Alert, Detector, ReadError, ScanStats, scan_log};
+use crate::detector::{Detector, ReadError, ScanStats, scan_log};
 use crate::lambda::config::LambdaConfig;
+use crate::lambda::delivery::{
+    ALERT_CHANNEL_CAPACITY, Delivery, KeyDigest, LEASE_MARGIN, PUBLISH_BATCH, SeenKeys, key_digest,
+};
 use crate::lambda::events::{Invocation, ObjectRef, parse_invocation};
 use crate::lambda::metrics::InvocationMetrics;
-use crate::lambda::ports::{AlertSink, Claim, DedupStore, FetchError, ObjectSource};
+use crate::lambda::ports::{AlertSink, DedupStore, FetchError, ObjectSource};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Lambda's longest timeout: the deadline assumed when the caller gives none.
+pub const MAX_FUNCTION_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +49,8 @@ pub struct ObjectReport {
     pub alerts_found: u64,
     pub alerts_published: u64,
     pub alerts_suppressed: u64,
+    /// Published, but the dedup table was not told after retries.
+    pub alerts_unconfirmed: u64,
     pub decompressed_bytes: u64,
 }
 
@@ -85,18 +94,33 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         })
     }
 
-    /// Handles one invocation payload and returns the response its source expects.
+    /// Handles one invocation payload, assuming Lambda's longest timeout as its deadline.
     pub async fn handle(&self, event: Value) -> Result<Value, HandlerError> {
+        self.handle_until(event, SystemTime::now() + MAX_FUNCTION_TIMEOUT)
+            .await
+    }
+
+    /// Handles one invocation payload that Lambda stops at `deadline` (from the invocation's
+    /// context) and returns the response its source expects. Dedup claims made by this run
+    /// last until `deadline` plus [`LEASE_MARGIN`].
+    pub async fn handle_until(
+        &self,
+        event: Value,
+        deadline: SystemTime,
+    ) -> Result<Value, HandlerError> {
         let invocation = parse_invocation(&event).map_err(HandlerError::Unrecognised)?;
         let mut metrics = InvocationMetrics::default();
         let started = Instant::now();
-        let seen = Mutex::new(HashSet::new());
+        let seen: Arc<SeenKeys> = Arc::new(Mutex::new(HashSet::new()));
+        let lease_until = deadline + LEASE_MARGIN;
         let response = match invocation {
             Invocation::Direct(named) => {
                 for ignored in &named.ignored {
                     tracing::debug!(entry = %ignored, "acknowledged without work");
                 }
-                let outcomes = self.process_all(&named.objects, &seen, &mut metrics).await;
+                let outcomes = self
+                    .process_all(&named.objects, &seen, lease_until, &mut metrics)
+                    .await;
                 let failed: Vec<String> = named
                     .objects
                     .iter()
@@ -135,7 +159,9 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
                         }
                     }
                 }
-                let outcomes = self.process_all(&objects, &seen, &mut metrics).await;
+                let outcomes = self
+                    .process_all(&objects, &seen, lease_until, &mut metrics)
+                    .await;
                 for (outcome, message_index) in outcomes.iter().zip(&owner) {
                     if outcome.is_transient() && !failures.contains(message_index) {
                         failures.push(*message_index);
@@ -152,7 +178,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
                     .filter_map(|t| t.object.clone().ok())
                     .collect();
                 let mut outcomes = self
-                    .process_all(&objects, &seen, &mut metrics)
+                    .process_all(&objects, &seen, lease_until, &mut metrics)
                     .await
                     .into_iter();
                 let results: Vec<Value> = job
@@ -200,12 +226,15 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
     pub async fn process_all(
         &self,
         objects: &[ObjectRef],
-        seen: &Mutex<HashSet<String>>,
+        seen: &Arc<SeenKeys>,
+        lease_until: SystemTime,
         metrics: &mut InvocationMetrics,
     ) -> Vec<ObjectOutcome> {
         let mut indexed: Vec<(usize, ObjectOutcome)> =
             futures::stream::iter(objects.iter().enumerate())
-                .map(|(i, object)| async move { (i, self.process_object(object, seen).await) })
+                .map(|(i, object)| async move {
+                    (i, self.process_object(object, seen, lease_until).await)
+                })
                 .buffer_unordered(self.config.max_concurrent_objects)
                 .collect()
                 .await;
@@ -217,11 +246,13 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         outcomes
     }
 
-    /// Fetches, scans and publishes one object.
+    /// Fetches and scans one object, publishing its alerts in bounded batches as they are
+    /// found; claims last until `lease_until`.
     pub async fn process_object(
         &self,
         object: &ObjectRef,
-        seen: &Mutex<HashSet<String>>,
+        seen: &Arc<SeenKeys>,
+        lease_until: SystemTime,
     ) -> ObjectOutcome {
         let started = Instant::now();
         let url = object.url();
@@ -245,15 +276,40 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         let detector = Arc::clone(&self.detector);
         let reader_config = self.config.reader;
         let location = url.clone();
-        let scanned = tokio::task::spawn_blocking(move || {
-            let mut alerts = Vec::new();
-            let result = scan_log(opened.body, &location, &detector, reader_config, |a| {
-                alerts.push(a)
+        let (alerts_tx, mut alerts_rx) = tokio::sync::mpsc::channel(ALERT_CHANNEL_CAPACITY);
+        let scanner = tokio::task::spawn_blocking(move || {
+            // Repeats of a key within the object are dropped here, on digests only, so neither
+            // the channel nor memory sees them.
+            let mut passed: HashSet<KeyDigest> = HashSet::new();
+            let mut repeats = 0u64;
+            let result = scan_log(opened.body, &location, &detector, reader_config, |alert| {
+                if passed.insert(key_digest(&alert.dedup_key)) {
+                    // A full channel blocks the scan until the publisher catches up; a closed
+                    // one cannot happen while the publisher loop below runs.
+                    let _ = alerts_tx.blocking_send(alert);
+                } else {
+                    repeats += 1;
+                }
             });
-            (alerts, result)
-        })
-        .await;
-        let (alerts, result) = match scanned {
+            (result, repeats)
+        });
+
+        // Alerts from the readable part are published even when the object is damaged.
+        let mut delivery = Delivery::new(&self.sink, &self.dedup, seen, lease_until);
+        let mut batch = Vec::with_capacity(PUBLISH_BATCH);
+        let mut found = 0u64;
+        while let Some(alert) = alerts_rx.recv().await {
+            found += 1;
+            batch.push(alert);
+            if batch.len() == PUBLISH_BATCH {
+                delivery.deliver(std::mem::take(&mut batch)).await;
+            }
+        }
+        if !batch.is_empty() {
+            delivery.deliver(batch).await;
+        }
+
+        let (result, repeats) = match scanner.await {
             Ok(done) => done,
             Err(join_error) => {
                 tracing::error!(bucket = %object.bucket, key = %object.key, error = %join_error, "scanner task failed");
@@ -264,23 +320,18 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
             Ok(stats) => (stats, None),
             Err(e) => (e.stats, Some(e.error)),
         };
-
-        // Alerts from the readable part are published even when the object is damaged.
-        let published = self.publish(alerts, seen).await;
-        let mut report = ObjectReport {
+        let (counts, publish_error) = match delivery.finish() {
+            Ok(counts) => (counts, None),
+            Err((counts, problem)) => (counts, Some(problem)),
+        };
+        let report = ObjectReport {
             records: stats.records,
             skipped_records: stats.skipped_records,
             decompressed_bytes: stats.decompressed_bytes,
-            ..ObjectReport::default()
-        };
-        let publish_error = match published {
-            Ok(p) => {
-                report.alerts_found = p.found;
-                report.alerts_published = p.published;
-                report.alerts_suppressed = p.suppressed;
-                None
-            }
-            Err(e) => Some(e),
+            alerts_found: found + repeats,
+            alerts_published: counts.published,
+            alerts_suppressed: counts.suppressed + repeats,
+            alerts_unconfirmed: counts.unconfirmed,
         };
         log_summary(object, &stats, &report, started.elapsed().as_millis());
 
@@ -304,90 +355,6 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
             (None, None) => ObjectOutcome::Scanned(report),
         }
     }
-
-    /// Dedups, claims and publishes; `Err` when some alert was not delivered.
-    async fn publish(
-        &self,
-        alerts: Vec<Alert>,
-        seen: &Mutex<HashSet<String>>,
-    ) -> Result<PublishCounts, String> {
-        let mut counts = PublishCounts {
-            found: alerts.len() as u64,
-            ..PublishCounts::default()
-        };
-        let mut to_publish = Vec::new();
-        let mut tokens = Vec::new();
-        let mut problems = Vec::new();
-        for alert in alerts {
-            let first_time = seen
-                .lock()
-                .expect("dedup set lock")
-                .insert(alert.dedup_key.clone());
-            if !first_time {
-                counts.suppressed += 1;
-                continue;
-            }
-            match self.dedup.claim(&alert).await {
-                Ok(Claim::Granted { token }) => {
-                    to_publish.push(alert);
-                    tokens.push(token);
-                }
-                Ok(Claim::AlreadyPublished) => counts.suppressed += 1,
-                Ok(Claim::Busy) => {
-                    seen.lock()
-                        .expect("dedup set lock")
-                        .remove(&alert.dedup_key);
-                    problems.push(format!(
-                        "{} is being published by another run",
-                        alert.dedup_key
-                    ));
-                }
-                Err(e) => {
-                    seen.lock()
-                        .expect("dedup set lock")
-                        .remove(&alert.dedup_key);
-                    problems.push(format!("dedup claim failed: {e}"));
-                }
-            }
-        }
-        if !to_publish.is_empty() {
-            let results = self.sink.publish(&to_publish).await;
-            for ((alert, token), result) in to_publish.iter().zip(&tokens).zip(results) {
-                match result {
-                    Ok(()) => {
-                        counts.published += 1;
-                        if let Err(e) = self.dedup.confirm(alert, token).await {
-                            // Published already; the claim's lease still guards a retry window.
-                            tracing::warn!(dedup_key = %alert.dedup_key, error = %e, "could not mark alert published");
-                        }
-                    }
-                    Err(e) => {
-                        seen.lock()
-                            .expect("dedup set lock")
-                            .remove(&alert.dedup_key);
-                        if let Err(release_error) = self.dedup.release(alert, token).await {
-                            tracing::warn!(dedup_key = %alert.dedup_key, error = %release_error, "could not release claim; it expires with its lease");
-                        }
-                        problems.push(format!("publish failed for {}: {e}", alert.rule_id));
-                    }
-                }
-            }
-        }
-        match problems.first() {
-            None => Ok(counts),
-            Some(first) => Err(format!(
-                "{} alert(s) not delivered; first: {first}",
-                problems.len()
-            )),
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-struct PublishCounts {
-    found: u64,
-    published: u64,
-    suppressed: u64,
 }
 
 fn fetch_failure(object: &ObjectRef, error: FetchError) -> ObjectOutcome {
@@ -427,6 +394,7 @@ fn log_summary(object: &ObjectRef, stats: &ScanStats, report: &ObjectReport, ms:
         alerts = report.alerts_found,
         published = report.alerts_published,
         suppressed = report.alerts_suppressed,
+        unconfirmed = report.alerts_unconfirmed,
         bytes = stats.decompressed_bytes,
         ms = ms as u64,
         "object processed"

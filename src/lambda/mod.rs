@@ -3,12 +3,14 @@
 //! - [`events`]: which objects an invocation names (S3, SQS, SNS, EventBridge, CloudTrail
 //!   notices, S3 Batch Operations).
 //! - [`handler`]: fetch, scan, dedup, publish; the response each source expects.
+//! - [`delivery`]: claim → publish → confirm in bounded batches while an object is scanned.
 //! - [`ports`]: the traits the handler is generic over; [`s3`], [`sns`], [`dynamo`] implement
 //!   them with the AWS SDK.
 //! - [`config`]: environment variables, validated once at cold start.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
 
 pub mod config;
+pub mod delivery;
 pub mod dynamo;
 pub mod events;
 pub mod handler;

@@ -5,6 +5,7 @@ use crate::detector::Alert;
 use crate::lambda::events::ObjectRef;
 use std::future::Future;
 use std::io::Read;
+use std::time::SystemTime;
 
 /// A log object opened for streaming; read on a blocking thread.
 pub struct OpenedObject {
@@ -58,8 +59,14 @@ pub enum Claim {
 
 /// Cross-invocation dedup claims (DynamoDB in production).
 pub trait DedupStore: Send + Sync + 'static {
-    /// Claims the right to publish `alert`.
-    fn claim(&self, alert: &Alert) -> impl Future<Output = Result<Claim, String>> + Send;
+    /// Claims the right to publish `alert` until `lease_until`, after which another run may
+    /// take the claim over (the handler passes the invocation's deadline plus a margin, so a
+    /// lease outlives the run that holds it and no longer).
+    fn claim(
+        &self,
+        alert: &Alert,
+        lease_until: SystemTime,
+    ) -> impl Future<Output = Result<Claim, String>> + Send;
     /// Marks a claimed alert as published.
     fn confirm(
         &self,
@@ -80,7 +87,7 @@ pub trait DedupStore: Send + Sync + 'static {
 pub struct NoDedupStore;
 
 impl DedupStore for NoDedupStore {
-    async fn claim(&self, _alert: &Alert) -> Result<Claim, String> {
+    async fn claim(&self, _alert: &Alert, _lease_until: SystemTime) -> Result<Claim, String> {
         Ok(Claim::Granted {
             token: String::new(),
         })

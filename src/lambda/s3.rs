@@ -39,6 +39,21 @@ impl ObjectSource for S3Source {
     }
 }
 
+/// Error codes that a later attempt can succeed past, whatever their HTTP status.
+pub fn passes_with_time(code: &str) -> bool {
+    matches!(
+        code,
+        "ExpiredToken"
+            | "ExpiredTokenException"
+            | "RequestExpired"
+            | "KMS.DisabledException"
+            | "KMS.KMSInvalidStateException"
+            | "KMS.ThrottlingException"
+            | "KMS.KeyUnavailableException"
+            | "KMS.DependencyTimeoutException"
+    )
+}
+
 /// Sorts a GetObject failure into retry or not.
 fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
     object: &ObjectRef,
@@ -52,6 +67,9 @@ fn classify<E: ProvideErrorMetadata + std::error::Error + 'static>(
             let detail = format!("{where_}: {code} (HTTP {status})");
             match (status, code.as_str()) {
                 (_, "NoSuchKey" | "NoSuchBucket") | (404, _) => FetchError::NotFound(detail),
+                // Conditions that pass with time: credentials about to be refreshed, a trail key
+                // being re-enabled or leaving a pending state.
+                (_, code) if passes_with_time(code) => FetchError::Transient(detail),
                 (_, "AccessDenied" | "KMS.AccessDeniedException") | (403, _) => {
                     FetchError::AccessDenied(detail)
                 }

@@ -68,9 +68,17 @@ pub fn subject(alert: &Alert) -> String {
     clean
 }
 
-/// The alert's JSON, shrunk to fit SNS: first the embedded record is cut down to its
-/// identifying fields, then, if the details alone are too big, they are cut too. The alert is
-/// never dropped.
+/// Longest string kept by the third step, which bounds every field.
+const FIELD_MAX_BYTES: usize = 2_048;
+/// Longest string of the last-resort minimal alert.
+const MINIMAL_FIELD_MAX_BYTES: usize = 256;
+/// Longest summary of the minimal alert.
+const MINIMAL_SUMMARY_MAX_BYTES: usize = 600;
+
+/// The alert's JSON, shrunk to fit SNS, the size re-checked after every step: first the
+/// embedded record is cut to its identifying fields, then the details are cut, then every
+/// string of the alert is bounded, and at last a minimal alert is sent (ids, rule, summary,
+/// `record_truncated`), which fits whatever the record held. The alert is never dropped.
 pub fn body_within_limit(alert: &Alert, limit: usize) -> String {
     let body = serde_json::to_string(alert).expect("alerts serialize");
     if body.len() <= limit {
@@ -90,13 +98,54 @@ pub fn body_within_limit(alert: &Alert, limit: usize) -> String {
     if body.len() <= limit {
         return body;
     }
-    // Attacker-sized metadata everywhere: keep the identity of the alert and its summary.
-    shrunk.summary = prefix(&shrunk.summary, 600);
-    shrunk.details = json!({ "truncated": true });
-    shrunk.actor.user_agent = shrunk.actor.user_agent.map(|u| prefix(&u, 200));
-    shrunk.actor.arn = shrunk.actor.arn.map(|u| prefix(&u, 400));
-    shrunk.log_object.location = prefix(&shrunk.log_object.location, 1024);
-    serde_json::to_string(&shrunk).expect("alerts serialize")
+    // Attacker-sized metadata anywhere (event id, user name, region, ...): bound every string.
+    let mut bounded = serde_json::to_value(&shrunk).expect("alerts serialize");
+    bound_strings(&mut bounded, FIELD_MAX_BYTES);
+    let body = bounded.to_string();
+    if body.len() <= limit {
+        return body;
+    }
+    minimal_body(&shrunk)
+}
+
+/// The last resort: the alert's identity, rule and summary with every string bounded and
+/// every list emptied, in the alert's own shape (subscribers parse it as usual). Its size has a
+/// fixed bound (about 30 strings of at most 256 bytes, 6 bytes per escaped byte) far below
+/// the SNS limit.
+fn minimal_body(alert: &Alert) -> String {
+    let mut minimal = alert.clone();
+    minimal.record_truncated = true;
+    minimal.summary = prefix(&alert.summary, MINIMAL_SUMMARY_MAX_BYTES);
+    minimal.details = json!({ "truncated": true });
+    minimal.mitre_attack.clear();
+    minimal.references.clear();
+    minimal.triage.clear();
+    minimal.false_positives.clear();
+    let mut record = Map::new();
+    for key in ["eventID", "eventTime", "eventSource", "eventName"] {
+        if let Some(v) = alert.record.get(key).filter(|v| v.is_string()) {
+            record.insert(key.into(), v.clone());
+        }
+    }
+    record.insert("_truncated".into(), Value::Bool(true));
+    minimal.record = Value::Object(record);
+    let mut value = serde_json::to_value(&minimal).expect("alerts serialize");
+    let summary = value["summary"].take();
+    bound_strings(&mut value, MINIMAL_FIELD_MAX_BYTES);
+    value["summary"] = summary;
+    value.to_string()
+}
+
+/// Cuts every string in `value` to at most `max_bytes` bytes.
+fn bound_strings(value: &mut Value, max_bytes: usize) {
+    match value {
+        Value::String(s) if s.len() > max_bytes => *s = prefix(s, max_bytes),
+        Value::Array(items) => items.iter_mut().for_each(|v| bound_strings(v, max_bytes)),
+        Value::Object(fields) => fields
+            .values_mut()
+            .for_each(|v| bound_strings(v, max_bytes)),
+        _ => {}
+    }
 }
 
 /// Keeps the fields that identify the event; `requestParameters` survives as a bounded
@@ -150,26 +199,39 @@ fn prefix(s: &str, max_bytes: usize) -> String {
     format!("{}…", &s[..cut])
 }
 
+/// Longest message attribute value we send (they come from the record).
+const ATTRIBUTE_MAX_BYTES: usize = 256;
+
+/// A FIFO message group id: SNS allows at most 128 printable ASCII characters.
+fn group_id(account: &str) -> String {
+    let id: String = account
+        .chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(128)
+        .collect();
+    if id.is_empty() { "unknown".into() } else { id }
+}
+
 /// Builds the SNS message for an alert.
 pub fn prepare(alert: &Alert) -> PreparedMessage {
     let account = alert.account_id.clone().unwrap_or_else(|| "unknown".into());
-    let non_empty = |s: &str| {
+    let attribute = |s: &str| {
         if s.is_empty() {
             "unknown".to_owned()
         } else {
-            s.to_owned()
+            prefix(s, ATTRIBUTE_MAX_BYTES)
         }
     };
     PreparedMessage {
         body: body_within_limit(alert, MAX_BODY_BYTES),
         subject: subject(alert),
         attributes: vec![
-            ("rule_id", alert.rule_id.clone()),
+            ("rule_id", attribute(&alert.rule_id)),
             ("severity", alert.severity.as_str().to_owned()),
-            ("account_id", account.clone()),
-            ("event_name", non_empty(&alert.event_name)),
+            ("account_id", attribute(&account)),
+            ("event_name", attribute(&alert.event_name)),
         ],
-        group_id: account,
+        group_id: group_id(&account),
         deduplication_id: hex_sha256(&alert.dedup_key),
     }
 }
@@ -340,6 +402,12 @@ fn is_retryable_call<E: ProvideErrorMetadata>(error: &aws_sdk_sns::error::SdkErr
                     | "InternalFailure"
                     | "ServiceUnavailable"
                     | "KMSThrottling"
+                    // Pass with time: refreshed credentials, a topic key re-enabled.
+                    | "ExpiredToken"
+                    | "ExpiredTokenException"
+                    | "RequestExpired"
+                    | "KMSDisabled"
+                    | "KMSInvalidState"
             )
         ),
         _ => false,
@@ -428,6 +496,76 @@ mod tests {
         assert!(body.len() <= MAX_BODY_BYTES);
         let back: Alert = serde_json::from_str(&body).unwrap();
         assert_eq!(back.details["truncated"], true);
+    }
+
+    /// Issue 8.4: a record with one huge field (a 300 KB user name or event id) gave a
+    /// 303 KB body that SNS refused on every delivery. Every field, alone and all at once, in
+    /// plain text and in characters JSON escapes six-fold.
+    #[test]
+    fn hostile_field_sizes_always_fit() {
+        type Set = fn(&mut Alert, String);
+        let fields: &[(&str, Set)] = &[
+            ("event_id", |a, v| a.event_id = Some(v)),
+            ("event_time", |a, v| a.event_time = Some(v)),
+            ("event_name", |a, v| a.event_name = v),
+            ("event_source", |a, v| a.event_source = v),
+            ("account_id", |a, v| a.account_id = Some(v)),
+            ("region", |a, v| a.region = Some(v)),
+            ("summary", |a, v| a.summary = v),
+            ("title", |a, v| a.title = v),
+            ("dedup_key", |a, v| a.dedup_key = v),
+            ("actor.arn", |a, v| a.actor.arn = Some(v)),
+            ("actor.user_name", |a, v| a.actor.user_name = Some(v)),
+            ("actor.principal_id", |a, v| a.actor.principal_id = Some(v)),
+            ("actor.account_id", |a, v| a.actor.account_id = Some(v)),
+            ("actor.session_issuer_arn", |a, v| {
+                a.actor.session_issuer_arn = Some(v)
+            }),
+            ("actor.access_key_id", |a, v| {
+                a.actor.access_key_id = Some(v)
+            }),
+            ("actor.invoked_by", |a, v| a.actor.invoked_by = Some(v)),
+            ("actor.source_ip", |a, v| a.actor.source_ip = Some(v)),
+            ("actor.user_agent", |a, v| a.actor.user_agent = Some(v)),
+            ("actor.type", |a, v| a.actor.identity_type = Some(v)),
+            ("log_object.location", |a, v| a.log_object.location = v),
+            ("references", |a, v| a.references = vec![v; 3]),
+        ];
+        let record = json!({"eventID": "e".repeat(300_000), "eventName": "PutBucketAcl",
+            "userIdentity": {"userName": "u".repeat(300_000)},
+            "requestParameters": {"bucketName": "b".repeat(300_000)}});
+        let check = |a: &Alert, what: &str| {
+            let body = body_within_limit(a, MAX_BODY_BYTES);
+            assert!(body.len() <= MAX_BODY_BYTES, "{what}: {} bytes", body.len());
+            let back: Alert = serde_json::from_str(&body).expect("still an alert");
+            assert_eq!(back.rule_id, a.rule_id, "{what}");
+            assert!(back.record_truncated, "{what}");
+            let m = prepare(a);
+            assert!(
+                m.size() <= SNS_MAX_BYTES,
+                "{what}: message {} bytes",
+                m.size()
+            );
+            assert!(m.group_id.len() <= 128, "{what}");
+        };
+        for filler in ["x", "\u{1}", "\u{e9}"] {
+            let huge = filler.repeat(300_000);
+            let mut everything = alert("k", record.clone());
+            for (name, set) in fields {
+                let mut a = alert("k", record.clone());
+                set(&mut a, huge.clone());
+                check(&a, name);
+                set(&mut everything, huge.clone());
+            }
+            everything.details = json!({"x": huge});
+            check(&everything, "every field at once");
+        }
+        // A single oversized field keeps the alert's identity readable.
+        let mut a = alert("k", json!({"eventID": "e"}));
+        a.actor.user_name = Some("u".repeat(300_000));
+        let back: Alert = serde_json::from_str(&body_within_limit(&a, MAX_BODY_BYTES)).unwrap();
+        assert_eq!(back.event_id.as_deref(), Some("e"));
+        assert_eq!(back.summary, "shared");
     }
 
     #[test]

@@ -9,8 +9,9 @@ use crate::lambda::ports::{AlertSink, Claim, DedupStore, FetchError, ObjectSourc
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 const BUCKET: &str = "trailwatch-demo-trail";
 const AMI_KEY: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/111122223333_CloudTrail_us-east-1_20240801T1225Z_share ami+1.json.gz";
@@ -40,6 +41,22 @@ struct FakeS3 {
     objects: Mutex<HashMap<(String, String), Vec<u8>>>,
     failures: Mutex<HashMap<String, FetchError>>,
     gets: AtomicUsize,
+    /// Bytes of object bodies read so far.
+    read: Arc<AtomicUsize>,
+}
+
+/// A body that counts what the scanner has read from it.
+struct CountingBody {
+    inner: std::io::Cursor<Vec<u8>>,
+    read: Arc<AtomicUsize>,
+}
+
+impl std::io::Read for CountingBody {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.fetch_add(n, Ordering::SeqCst);
+        Ok(n)
+    }
 }
 
 impl FakeS3 {
@@ -71,7 +88,10 @@ impl ObjectSource for FakeS3 {
             .ok_or_else(|| FetchError::NotFound(object.url()))?;
         Ok(OpenedObject {
             content_length: Some(body.len() as u64),
-            body: Box::new(std::io::Cursor::new(body)),
+            body: Box::new(CountingBody {
+                inner: std::io::Cursor::new(body),
+                read: Arc::clone(&self.read),
+            }),
         })
     }
 }
@@ -81,10 +101,23 @@ struct FakeSns {
     published: Mutex<Vec<Alert>>,
     /// Fail this many upcoming publishes.
     fail_next: AtomicUsize,
+    /// Never answer (the process is killed while publishing).
+    hang: AtomicBool,
+    /// Alerts per `publish` call, and how much of the object had been read at that moment.
+    calls: Mutex<Vec<(usize, usize)>>,
+    /// Shared with the source: bytes of the object read so far.
+    read: Arc<AtomicUsize>,
 }
 
 impl AlertSink for FakeSns {
     async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        self.calls
+            .lock()
+            .unwrap()
+            .push((alerts.len(), self.read.load(Ordering::SeqCst)));
         alerts
             .iter()
             .map(|a| {
@@ -111,18 +144,30 @@ struct Entry {
     expires_at: u64,
 }
 
-/// The DynamoDB store's semantics in memory, with a clock the test moves.
+/// The DynamoDB store's semantics in memory, with a clock (epoch seconds) the test moves.
 #[derive(Default)]
 struct FakeTable {
     items: Mutex<HashMap<String, Entry>>,
     now: AtomicU64,
     tokens: AtomicU64,
+    /// Fail this many upcoming confirms.
+    fail_confirms: AtomicUsize,
+    /// Never answer a confirm (the process is killed right after a publish).
+    hang_confirms: AtomicBool,
+    confirms: AtomicUsize,
 }
 
-const LEASE: u64 = 300;
+fn epoch_secs(t: SystemTime) -> u64 {
+    t.duration_since(UNIX_EPOCH).unwrap().as_secs()
+}
+
+/// The fake table's clock as a `SystemTime`, for deadlines in the same frame.
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(secs)
+}
 
 impl DedupStore for FakeTable {
-    async fn claim(&self, alert: &Alert) -> Result<Claim, String> {
+    async fn claim(&self, alert: &Alert, lease_until: SystemTime) -> Result<Claim, String> {
         let now = self.now.load(Ordering::SeqCst);
         let mut items = self.items.lock().unwrap();
         if let Some(e) = items.get(&alert.dedup_key).filter(|e| e.expires_at >= now) {
@@ -139,13 +184,24 @@ impl DedupStore for FakeTable {
             Entry {
                 published: false,
                 token: token.clone(),
-                lease_until: now + LEASE,
+                lease_until: epoch_secs(lease_until),
                 expires_at: now + u64::from(alert.dedup_period_minutes) * 60,
             },
         );
         Ok(Claim::Granted { token })
     }
     async fn confirm(&self, alert: &Alert, token: &str) -> Result<(), String> {
+        if self.hang_confirms.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
+        self.confirms.fetch_add(1, Ordering::SeqCst);
+        if self
+            .fail_confirms
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err("ProvisionedThroughputExceededException".into());
+        }
         let mut items = self.items.lock().unwrap();
         match items.get_mut(&alert.dedup_key) {
             Some(e) if e.token == token => {
@@ -175,7 +231,11 @@ fn config() -> LambdaConfig {
 }
 
 fn processor(s3: FakeS3) -> Processor<FakeS3, FakeSns, FakeTable> {
-    Processor::new(s3, FakeSns::default(), FakeTable::default(), config()).unwrap()
+    let sns = FakeSns {
+        read: Arc::clone(&s3.read),
+        ..FakeSns::default()
+    };
+    Processor::new(s3, sns, FakeTable::default(), config()).unwrap()
 }
 
 fn s3_event(keys: &[&str]) -> Value {
@@ -430,33 +490,47 @@ async fn a_failed_publish_releases_its_claim_and_the_retry_publishes_once() {
     assert_eq!(published(&p).len(), 1);
 }
 
-#[tokio::test]
-async fn a_run_killed_between_claim_and_publish_is_completed_by_a_retry_after_the_lease() {
-    let p = processor(FakeS3::default().with(
-        AMI_KEY,
-        fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-    ));
-    // A first run found the alert and claimed it, then died before publishing.
+fn found_in(log: &str) -> Vec<Alert> {
     let mut found = Vec::new();
     let detector = crate::detector::Detector::new(&Default::default()).unwrap();
     crate::detector::scan_log(
-        std::io::Cursor::new(fixture_log("aws.exfiltration.ec2-share-ami.json.gz")),
+        std::io::Cursor::new(fixture_log(log)),
         "x",
         &detector,
         Default::default(),
         |a| found.push(a),
     )
     .unwrap();
-    let Claim::Granted { .. } = p.dedup_for_tests().claim(&found[0]).await.unwrap() else {
+    found
+}
+
+#[tokio::test]
+async fn a_run_killed_between_claim_and_publish_is_completed_by_a_retry_after_the_lease() {
+    let p = processor(FakeS3::default().with(
+        AMI_KEY,
+        fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
+    ));
+    // A first run (deadline at 60 s) found the alert and claimed it, then died before publishing.
+    let found = found_in("aws.exfiltration.ec2-share-ami.json.gz");
+    let lease_until = at(60) + crate::lambda::delivery::LEASE_MARGIN;
+    let Claim::Granted { .. } = p
+        .dedup_for_tests()
+        .claim(&found[0], lease_until)
+        .await
+        .unwrap()
+    else {
         panic!("first claim is granted")
     };
     // A retry inside the lease must not publish (the first run might) and must not give up.
-    assert!(p.handle(s3_event(&[AMI_KEY])).await.is_err());
+    p.dedup_for_tests().now.store(30, Ordering::SeqCst);
+    assert!(p.handle_until(s3_event(&[AMI_KEY]), at(90)).await.is_err());
     assert!(published(&p).is_empty());
     // Once the lease has run out, the retry publishes exactly once.
-    p.dedup_for_tests().now.store(LEASE + 1, Ordering::SeqCst);
-    p.handle(s3_event(&[AMI_KEY])).await.unwrap();
-    p.handle(s3_event(&[AMI_KEY])).await.unwrap();
+    p.dedup_for_tests()
+        .now
+        .store(epoch_secs(lease_until) + 1, Ordering::SeqCst);
+    p.handle_until(s3_event(&[AMI_KEY]), at(200)).await.unwrap();
+    p.handle_until(s3_event(&[AMI_KEY]), at(200)).await.unwrap();
     assert_eq!(published(&p).len(), 1);
 }
 
@@ -478,5 +552,152 @@ async fn concurrency_is_bounded_and_order_kept() {
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     p.handle(s3_event(&refs)).await.unwrap();
     // Six copies of one share in one invocation: one alert.
+    assert_eq!(published(&p).len(), 1);
+}
+
+#[path = "../../benches/synth/mod.rs"]
+mod synth;
+
+fn burst(records: usize, kind: synth::Burst) -> Vec<u8> {
+    let mut gz = Vec::new();
+    synth::put_bucket_acl_burst(&mut gz, records, kind).unwrap();
+    gz
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_are_published_in_bounded_batches_while_the_object_is_still_being_read() {
+    // Issue 8.1: every alert of an object used to be held until the scan ended.
+    let body = burst(5_000, synth::Burst::DistinctKeys);
+    let total = body.len();
+    let p = processor(FakeS3::default().with(AMI_KEY, body));
+    let response = p.handle(s3_event(&[AMI_KEY])).await.unwrap();
+    assert_eq!(response["alerts_published"], 5_000);
+    assert_eq!(
+        published(&p).len(),
+        5_000,
+        "every distinct alert is published"
+    );
+    let calls = p.sink_for_tests().calls.lock().unwrap().clone();
+    assert!(
+        calls
+            .iter()
+            .all(|(n, _)| *n <= crate::lambda::delivery::PUBLISH_BATCH),
+        "batches are bounded"
+    );
+    let (_, read_at_first_publish) = calls[0];
+    assert!(
+        read_at_first_publish < total,
+        "first publish after {read_at_first_publish} of {total} bytes: alerts must go out while the scan goes on"
+    );
+}
+
+#[tokio::test]
+async fn repeats_of_one_key_in_an_object_are_dropped_before_publishing() {
+    let p = processor(FakeS3::default().with(AMI_KEY, burst(10_000, synth::Burst::SameKey)));
+    let response = p.handle(s3_event(&[AMI_KEY])).await.unwrap();
+    assert_eq!(response["alerts_published"], 1);
+    assert_eq!(p.sink_for_tests().calls.lock().unwrap().len(), 1);
+    // One claim only: repeats never reach the dedup table.
+    assert_eq!(p.dedup_for_tests().tokens.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_failed_confirm_is_retried_so_a_later_delivery_does_not_publish_again() {
+    // Issue 8.3: a confirm failure was only logged; the claim stayed pending and a redelivery
+    // after the lease published the alert a second time.
+    let p = processor(FakeS3::default().with(
+        AMI_KEY,
+        fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
+    ));
+    p.dedup_for_tests().fail_confirms.store(2, Ordering::SeqCst);
+    p.handle_until(s3_event(&[AMI_KEY]), at(60)).await.unwrap();
+    p.dedup_for_tests().now.store(3600, Ordering::SeqCst);
+    p.handle_until(s3_event(&[AMI_KEY]), at(3660))
+        .await
+        .unwrap();
+    assert_eq!(published(&p).len(), 1);
+}
+
+/// Issue 8.3 fault run: the process is killed right after SNS accepted a batch, before any
+/// confirm. Returns (alerts in the object, copies published in all).
+async fn killed_after_publish(alerts: usize) -> (usize, usize) {
+    let p = processor(FakeS3::default().with(AMI_KEY, burst(alerts, synth::Burst::DistinctKeys)));
+    p.dedup_for_tests()
+        .hang_confirms
+        .store(true, Ordering::SeqCst);
+    let killed = tokio::time::timeout(
+        Duration::from_millis(500),
+        p.handle_until(s3_event(&[AMI_KEY]), at(60)),
+    )
+    .await;
+    assert!(killed.is_err(), "the first run is killed mid-way");
+    // The redelivery comes after the killed run's lease.
+    p.dedup_for_tests()
+        .hang_confirms
+        .store(false, Ordering::SeqCst);
+    p.dedup_for_tests().now.store(200, Ordering::SeqCst);
+    p.handle_until(s3_event(&[AMI_KEY]), at(260)).await.unwrap();
+    let copies = published(&p);
+    let distinct: std::collections::HashSet<&str> =
+        copies.iter().map(|a| a.dedup_key.as_str()).collect();
+    assert_eq!(distinct.len(), alerts, "nothing lost");
+    (alerts, copies.len())
+}
+
+#[tokio::test]
+async fn a_kill_after_publish_repeats_at_most_the_batch_in_flight() {
+    let (alerts, copies) = killed_after_publish(25).await;
+    let duplicates = copies - alerts;
+    // Before: all 25 were published before the first confirm, so all 25 came twice.
+    assert!(
+        duplicates <= crate::lambda::delivery::PUBLISH_BATCH,
+        "{duplicates} duplicates of {alerts}"
+    );
+    assert!(duplicates >= 1, "the model kills after a publish");
+}
+
+#[tokio::test]
+async fn an_asynchronous_invocation_killed_after_claiming_is_completed_by_lambdas_own_retries() {
+    // Issue 8.2. Lambda retries a failed asynchronous invocation twice: about 1 minute after
+    // the first failure and 2 minutes after the second (Lambda developer guide, "Error handling
+    // and automatic retries in Lambda", asynchronous invocation). After that the event is
+    // discarded. Function timeout here: 60 s.
+    const TIMEOUT: u64 = 60;
+    const RETRY_WAITS: [u64; 2] = [60, 120];
+    let p = processor(FakeS3::default().with(
+        AMI_KEY,
+        fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
+    ));
+    // Attempt 1 starts at 0, claims the alert and is killed while publishing (at 1 s).
+    p.sink_for_tests().hang.store(true, Ordering::SeqCst);
+    let killed = tokio::time::timeout(
+        Duration::from_millis(300),
+        p.handle_until(s3_event(&[AMI_KEY]), at(TIMEOUT)),
+    )
+    .await;
+    assert!(killed.is_err());
+    p.sink_for_tests().hang.store(false, Ordering::SeqCst);
+    let mut failed_at = 1;
+    let mut delivered_on = None;
+    for (retry, wait) in RETRY_WAITS.iter().enumerate() {
+        let start = failed_at + wait;
+        p.dedup_for_tests().now.store(start, Ordering::SeqCst);
+        match p
+            .handle_until(s3_event(&[AMI_KEY]), at(start + TIMEOUT))
+            .await
+        {
+            Ok(_) => {
+                delivered_on = Some(retry + 2);
+                break;
+            }
+            // A claim still held: the invocation fails (never acknowledged) and is retried.
+            Err(_) => failed_at = start,
+        }
+    }
+    assert_eq!(
+        delivered_on,
+        Some(3),
+        "the alert is published by Lambda's second retry, before the event is discarded"
+    );
     assert_eq!(published(&p).len(), 1);
 }

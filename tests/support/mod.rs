@@ -240,7 +240,6 @@ impl Stack {
         DynamoDedupStore::new(
             self.ddb.clone(),
             self.table.clone().expect("stack has a table"),
-            Duration::from_secs(300),
         )
     }
 

@@ -90,6 +90,26 @@ export function visibilityTimeoutSeconds(functionTimeoutSeconds: number): number
   return 6 * functionTimeoutSeconds + 30;
 }
 
+/** Deliveries of a log notification before it goes to the dead-letter queue. */
+export const MAX_RECEIVE_COUNT = 5;
+/** How long a dedup claim outlives its invocation's deadline: `LEASE_MARGIN` in src/lambda/delivery.rs. */
+export const LEASE_MARGIN_SECONDS = 30;
+/** The SQS batching window before an invocation starts. */
+export const BATCHING_WINDOW_SECONDS = 5;
+
+/**
+ * Seconds after a first receive by which every claim its run made has ended, and after which
+ * the last redelivery comes. A run killed after claiming leaves claims that only end with their
+ * lease (deadline + margin); a redelivery that still finds them fails, and if the last one does,
+ * the message goes to the dead-letter queue and its alerts are never published.
+ */
+export function leaseAndLastRedelivery(functionTimeoutSeconds: number): { leaseEnds: number; lastRedelivery: number } {
+  return {
+    leaseEnds: BATCHING_WINDOW_SECONDS + functionTimeoutSeconds + LEASE_MARGIN_SECONDS,
+    lastRedelivery: (MAX_RECEIVE_COUNT - 1) * visibilityTimeoutSeconds(functionTimeoutSeconds),
+  };
+}
+
 export class SettingsError extends Error {
   constructor(setting: string, problem: string) {
     super(`trailwatch setting ${setting}: ${problem}`);
@@ -160,6 +180,13 @@ export function resolveSettings(partial: Partial<TrailwatchSettings>): Trailwatc
   };
   intIn('memorySize', s.memorySize, 128, 10240);
   intIn('timeoutSeconds', s.timeoutSeconds, 1, 900);
+  const { leaseEnds, lastRedelivery } = leaseAndLastRedelivery(s.timeoutSeconds);
+  if (lastRedelivery <= leaseEnds) {
+    throw new SettingsError(
+      'timeoutSeconds',
+      `the queue's last redelivery (${lastRedelivery} s) comes before a killed run's dedup claims end (${leaseEnds} s)`,
+    );
+  }
   intIn('reservedConcurrency', s.reservedConcurrency, 0, 10000);
   intIn('maxConcurrentObjects', s.maxConcurrentObjects, 1, 64);
   intIn('maxConcurrency', s.maxConcurrency, 2, 1000);

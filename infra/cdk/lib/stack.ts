@@ -18,7 +18,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { TrailwatchSettings, severitiesAtOrAbove, visibilityTimeoutSeconds } from './config';
+import { MAX_RECEIVE_COUNT, TrailwatchSettings, severitiesAtOrAbove, visibilityTimeoutSeconds } from './config';
 
 /**
  * checkov findings answered in writing, the same answers as in template.yaml's Metadata, so
@@ -133,7 +133,7 @@ export class TrailwatchStack extends cdk.Stack {
       enforceSSL: true,
       retentionPeriod: cdk.Duration.days(4),
       visibilityTimeout: cdk.Duration.seconds(visibilityTimeoutSeconds(s.timeoutSeconds)),
-      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: 5 },
+      deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: MAX_RECEIVE_COUNT },
     });
 
     // ------------------------------------------------------------ where logs come from
@@ -194,6 +194,17 @@ export class TrailwatchStack extends cdk.Stack {
         sid: 'ReadTrailLogs',
         actions: ['s3:GetObject'],
         resources: [`arn:${cdk.Aws.PARTITION}:s3:::${trailBucketName}/${s.logPrefix}*`],
+      }),
+    );
+    // Without s3:ListBucket, S3 answers a GetObject for a missing key with 403, which the
+    // function must retry (it also means a missing permission); with it, 404, which is not
+    // retried. Limited to listing under the log prefix.
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ListTrailLogPrefix',
+        actions: ['s3:ListBucket'],
+        resources: [`arn:${cdk.Aws.PARTITION}:s3:::${trailBucketName}`],
+        conditions: { StringLike: { 's3:prefix': [`${s.logPrefix}*`] } },
       }),
     );
     if (s.trailKmsKeyArn) {

@@ -11,7 +11,9 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { makePlaceholderAsset, resolveFunctionAsset } from '../lib/asset';
-import { SettingsError, TrailwatchSettings, resolveSettings, settingsFromContext } from '../lib/config';
+import {
+  LEASE_MARGIN_SECONDS, SettingsError, TrailwatchSettings, leaseAndLastRedelivery, resolveSettings, settingsFromContext,
+} from '../lib/config';
 import { TrailwatchStack } from '../lib/stack';
 
 const ASSET = makePlaceholderAsset();
@@ -140,7 +142,7 @@ describe('new-trail stack (defaults)', () => {
       'dynamodb:DeleteItem', 'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
       'kms:Decrypt', 'kms:GenerateDataKey*',
       'logs:CreateLogStream', 'logs:PutLogEvents',
-      's3:GetObject', 'sns:Publish',
+      's3:GetObject', 's3:ListBucket', 'sns:Publish',
       'sqs:ChangeMessageVisibility', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:GetQueueUrl', 'sqs:ReceiveMessage',
     ]);
     for (const [action, resource] of byAction) {
@@ -148,6 +150,11 @@ describe('new-trail stack (defaults)', () => {
     }
     assert.match(JSON.stringify(byAction.get('s3:GetObject')), /"\/AWSLogs\/\*"/, 's3:GetObject on the log prefix only');
     assert.match(JSON.stringify(byAction.get('sns:Publish')), /AlertTopic/);
+    // A missing key must answer 404 (not retried), not 403 (retried five times, then alarms).
+    const list = statements.find((st) => st.Sid === 'ListTrailLogPrefix') as Record<string, unknown> | undefined;
+    assert.ok(list, 's3:ListBucket is granted');
+    assert.deepEqual(list.Condition, { StringLike: { 's3:prefix': ['AWSLogs/*'] } }, 'listing under the log prefix only');
+    assert.doesNotMatch(JSON.stringify(list.Resource), /\/\*/, 'on the bucket, not its objects');
     assert.match(JSON.stringify(byAction.get('kms:Decrypt')), /AlertKey/, 'no trail key given: decrypt on the alert key only');
     assert.match(JSON.stringify(byAction.get('dynamodb:PutItem')), /DedupTable/);
     // No managed policies (AWSLambdaBasicExecutionRole would grant logs on every group).
@@ -263,6 +270,20 @@ describe('settings', () => {
     assert.throws(() => resolveSettings({ trailKmsKeyArn: 'alias/trail' }), SettingsError);
     assert.throws(() => resolveSettings({ logPrefix: 'AWSLogs/*' }), /logPrefix/);
     assert.throws(() => settingsFromContext((k) => (k === 'memorySize' ? 'lots' : undefined)), /memorySize/);
+  });
+
+  it('never lets the queue give up on a message while a killed run still holds its claims', () => {
+    // Issue 8.2: with a fixed 300 s lease, a 1 s timeout gave a 36 s visibility timeout and a
+    // last redelivery at 144 s, long before the lease ended. Claims now end a margin after
+    // the invocation's deadline; every accepted timeout must keep them inside the redrive.
+    assert.equal(LEASE_MARGIN_SECONDS, 30, 'same margin as src/lambda/delivery.rs');
+    for (let timeout = 1; timeout <= 900; timeout++) {
+      const { leaseEnds, lastRedelivery } = leaseAndLastRedelivery(timeout);
+      assert.ok(leaseEnds < lastRedelivery, `timeout ${timeout} s: lease ends ${leaseEnds} s, last redelivery ${lastRedelivery} s`);
+      assert.equal(resolveSettings({ timeoutSeconds: timeout }).timeoutSeconds, timeout);
+    }
+    const rust = fs.readFileSync(path.join(__dirname, '..', '..', '..', '..', 'src', 'lambda', 'delivery.rs'), 'utf8');
+    assert.match(rust, new RegExp(`LEASE_MARGIN: Duration = Duration::from_secs\\(${LEASE_MARGIN_SECONDS}\\)`));
   });
 
   it('reads lists and numbers from context strings', () => {

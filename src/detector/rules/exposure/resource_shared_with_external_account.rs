@@ -1,44 +1,107 @@
 //! `resource-shared-with-external-account`
 //!
-//! **What it detects.** A resource shared with an AWS account that is neither the owner's, the
-//! caller's nor trusted, or with everyone:
-//! - an AMI launch permission added (`ModifyImageAttribute`, `launchPermission.add`),
-//! - an EBS snapshot create-volume permission added (`ModifySnapshotAttribute`),
-//! - an RDS snapshot or cluster snapshot restore permission added
-//!   (`ModifyDBSnapshotAttribute`, `ModifyDBClusterSnapshotAttribute`, `attributeName: restore`),
-//! - a bucket policy that lets an outside account in (`PutBucketPolicy`, via the policy module),
-//! - a Lambda function or layer permission for an outside account or `*`
-//!   (`AddPermission*`, `AddLayerVersionPermission*`).
+//! **What it detects.** A resource opened to an AWS account outside the zone of trust (the
+//! owner's account, the trusted accounts, the trusted organizations), to an organization outside
+//! the trusted ones, or to everyone. One table row per (eventSource, eventName) below names the
+//! resource type and its extractor (in `shares.rs`); the engine's index is built from the same
+//! table. Covered: AMI launch permissions, EBS/RDS/RDS cluster/Redshift snapshot permissions,
+//! S3 bucket policies (general purpose and directory buckets), access point and multi-Region
+//! access point policies, bucket and object ACLs (also canned ACLs on `CreateBucket`,
+//! `PutObject`, `CopyObject`), replication to another account, `CopyObject` into another
+//! account's bucket, Lambda function and layer permissions and function URLs without auth, KMS
+//! key policies and grants, SQS and SNS policies and permissions, Secrets Manager, ECR
+//! (repository and registry), EFS, DynamoDB, Glacier, Backup, Glue, CloudWatch Logs (resource
+//! and destination policies), EventBridge bus permissions, OpenSearch access policies, API
+//! Gateway REST API policies, RAM shares, VPC peering, endpoint service permissions and public
+//! CodeBuild projects.
 //!
-//! **Why it matters.** Sharing is the cheapest exfiltration in AWS: the attacker copies the
-//! snapshot, AMI or data into an account they own, and the victim's logs show only this call.
-//! A share also leaves a backdoor that survives credential rotation.
+//! **Why it matters.** Sharing is the cheapest exfiltration and the quietest backdoor in AWS:
+//! the outside account uses the resource with its own credentials, the victim's logs show only
+//! this call, and rotating the victim's keys does not close it.
 //!
 //! **Published rule.** 0xFF-0236 "Resource shared with unknown external account" (Sentinel KQL).
 //!
-//! **How we differ.** The KQL is blind to public shares on EC2 and RDS (`group: all`,
-//! `valuesToAdd: ["all"]` carry no account) and to failed calls; we alert on public shares with
-//! `public: true` and ignore failed calls and removals. Bucket policies are read with conditions
-//! (a `*` narrowed to an account is that account, narrowed to an organization is not public).
-//! Lambda permissions for any action count (the KQL only looks at `lambda:InvokeFunction`), `*`
-//! narrowed by `sourceAccount`/`sourceArn`/`principalOrgID` is judged as narrowed, and layer
-//! permissions are covered too. EC2 shares with an organization or OU are judged by the account
-//! in the organization ARN (the management account): trust it to silence org-wide sharing.
+//! **How we differ.** The KQL watches four calls and is blind to public shares (`group: all`,
+//! `valuesToAdd: ["all"]`) and to organization shares; we cover every resource type IAM Access
+//! Analyzer covers and more, read policies with their conditions (see `detector::policy`), and
+//! report public shares with `public: true`. A caller from another account granting its own
+//! account on the owner's resource is reported (`caller_granted_own_account`); the KQL drops
+//! it. A service principal narrowed to another account (`sourceAccount`, `aws:SourceArn`) lets
+//! that account in through the service and is reported (`via_service`).
 //!
-//! **Blind spots.** RAM shares, KMS grants, ECR/SNS/SQS/Secrets Manager resource policies and
-//! S3 ACLs are not covered.
+//! **Blind spots.** CloudTrail does not log a request it truncates or redacts: a policy missing
+//! from a record that must carry it is counted as unevaluable, never passed. S3 canonical-user
+//! and e-mail ACL grantees cannot be mapped to accounts offline: they alert as
+//! `unresolved_grantees`. Organization-wide grants alert only once `TRUSTED_ORGANIZATIONS` is
+//! set (without it we cannot tell your organization from another). Calls whose record shape we
+//! could not confirm from a recording (access point and multi-Region access point policies,
+//! endpoint service permissions) accept every documented spelling; see docs/exposure-coverage.md.
 
-use crate::detector::arn::{self, account_of};
-use crate::detector::policy::PolicyAnalysis;
 use crate::detector::record::Record;
 use crate::detector::rule::{
-    Attack, EventSelector, FailedCalls, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
-    Unevaluable, Verdict,
+    Attack, FailedCalls, Rule, RuleContext, RuleMeta, Severity, SourceRule, Verdict,
 };
-use crate::detector::rules::common::{actor_name, describe_whom};
-use crate::detector::text::clean;
-use serde_json::{Map, Value, json};
-use std::collections::BTreeSet;
+use crate::detector::rules::exposure::access::evaluate_table;
+use crate::detector::rules::exposure::shares;
+use crate::exposure_table;
+
+const EC2: &str = "ec2.amazonaws.com";
+const RDS: &str = "rds.amazonaws.com";
+const S3: &str = "s3.amazonaws.com";
+const LAMBDA: &str = "lambda.amazonaws.com";
+
+exposure_table! { ROWS, EVENTS;
+    EC2, Exact("ModifyImageAttribute") => "ami", shares::ami;
+    EC2, Exact("ModifySnapshotAttribute") => "ebs-snapshot", shares::ebs_snapshot;
+    RDS, Exact("ModifyDBSnapshotAttribute") => "rds-snapshot", shares::rds_snapshot;
+    RDS, Exact("ModifyDBClusterSnapshotAttribute") => "rds-cluster-snapshot", shares::rds_cluster_snapshot;
+    "redshift.amazonaws.com", Exact("AuthorizeSnapshotAccess") => "redshift-snapshot", shares::redshift_snapshot;
+    S3, Exact("PutBucketPolicy") => "s3-bucket", shares::s3_bucket_policy;
+    "s3express.amazonaws.com", Exact("PutBucketPolicy") => "s3-directory-bucket", shares::s3_directory_bucket_policy;
+    S3, Exact("PutAccessPointPolicy") => "s3-access-point", shares::s3_access_point_policy;
+    S3, Exact("PutMultiRegionAccessPointPolicy") => "s3-multi-region-access-point", shares::s3_multi_region_access_point_policy;
+    S3, Exact("PutBucketAcl") => "s3-bucket", shares::s3_bucket_acl;
+    S3, Exact("CreateBucket") => "s3-bucket", shares::s3_bucket_acl;
+    S3, Exact("PutObjectAcl") => "s3-object", shares::s3_object_acl;
+    S3, Exact("PutObject") => "s3-object", shares::s3_object_acl;
+    S3, Exact("CopyObject") => "s3-object", shares::s3_object_copy;
+    S3, Exact("PutBucketReplication") => "s3-bucket", shares::s3_replication;
+    LAMBDA, Prefix("AddPermission") => "lambda-function", shares::lambda_function_permission;
+    LAMBDA, Prefix("AddLayerVersionPermission") => "lambda-layer", shares::lambda_layer_permission;
+    LAMBDA, Prefix("CreateFunctionUrlConfig") => "lambda-function-url", shares::lambda_function_url;
+    LAMBDA, Prefix("UpdateFunctionUrlConfig") => "lambda-function-url", shares::lambda_function_url;
+    "kms.amazonaws.com", Exact("PutKeyPolicy") => "kms-key", shares::kms_key_policy;
+    "kms.amazonaws.com", Exact("CreateKey") => "kms-key", shares::kms_key_policy;
+    "kms.amazonaws.com", Exact("CreateGrant") => "kms-key", shares::kms_grant;
+    "sqs.amazonaws.com", Exact("SetQueueAttributes") => "sqs-queue", shares::sqs_queue;
+    "sqs.amazonaws.com", Exact("CreateQueue") => "sqs-queue", shares::sqs_queue;
+    "sqs.amazonaws.com", Exact("AddPermission") => "sqs-queue", shares::sqs_queue;
+    "sns.amazonaws.com", Exact("SetTopicAttributes") => "sns-topic", shares::sns_topic;
+    "sns.amazonaws.com", Exact("CreateTopic") => "sns-topic", shares::sns_topic;
+    "sns.amazonaws.com", Exact("AddPermission") => "sns-topic", shares::sns_topic;
+    "secretsmanager.amazonaws.com", Exact("PutResourcePolicy") => "secretsmanager-secret", shares::secret_policy;
+    "ecr.amazonaws.com", Exact("SetRepositoryPolicy") => "ecr-repository", shares::ecr_repository_policy;
+    "ecr.amazonaws.com", Exact("PutRegistryPolicy") => "ecr-registry", shares::ecr_registry_policy;
+    "elasticfilesystem.amazonaws.com", Exact("PutFileSystemPolicy") => "efs-file-system", shares::efs_policy;
+    "dynamodb.amazonaws.com", Exact("PutResourcePolicy") => "dynamodb-table", shares::dynamodb_policy;
+    "glacier.amazonaws.com", Exact("SetVaultAccessPolicy") => "glacier-vault", shares::glacier_policy;
+    "backup.amazonaws.com", Exact("PutBackupVaultAccessPolicy") => "backup-vault", shares::backup_vault_policy;
+    "glue.amazonaws.com", Exact("PutResourcePolicy") => "glue-catalog", shares::glue_policy;
+    "logs.amazonaws.com", Exact("PutResourcePolicy") => "logs-resource-policy", shares::logs_resource_policy;
+    "logs.amazonaws.com", Exact("PutDestinationPolicy") => "logs-destination", shares::logs_destination_policy;
+    "events.amazonaws.com", Exact("PutPermission") => "eventbridge-event-bus", shares::event_bus_permission;
+    "es.amazonaws.com", Exact("CreateDomain") => "opensearch-domain", shares::opensearch_policy;
+    "es.amazonaws.com", Exact("UpdateDomainConfig") => "opensearch-domain", shares::opensearch_policy;
+    "es.amazonaws.com", Exact("CreateElasticsearchDomain") => "opensearch-domain", shares::opensearch_policy;
+    "es.amazonaws.com", Exact("UpdateElasticsearchDomainConfig") => "opensearch-domain", shares::opensearch_policy;
+    "apigateway.amazonaws.com", Exact("CreateRestApi") => "apigateway-rest-api", shares::rest_api_policy;
+    "apigateway.amazonaws.com", Exact("UpdateRestApi") => "apigateway-rest-api", shares::rest_api_policy;
+    "ram.amazonaws.com", Exact("CreateResourceShare") => "ram-resource-share", shares::ram_share;
+    "ram.amazonaws.com", Exact("AssociateResourceShare") => "ram-resource-share", shares::ram_share;
+    EC2, Exact("CreateVpcPeeringConnection") => "vpc-peering-connection", shares::vpc_peering;
+    EC2, Exact("ModifyVpcEndpointServicePermissions") => "vpc-endpoint-service", shares::endpoint_service_permissions;
+    "codebuild.amazonaws.com", Exact("UpdateProjectVisibility") => "codebuild-project", shares::codebuild_visibility;
+}
 
 /// The rule value registered in the catalogue.
 pub static RULE: ResourceSharedExternally = ResourceSharedExternally;
@@ -49,8 +112,9 @@ pub struct ResourceSharedExternally;
 static META: RuleMeta = RuleMeta {
     id: "resource-shared-with-external-account",
     title: "Resource shared with an unknown external account",
-    description: "An AMI, EBS snapshot, RDS snapshot, S3 bucket or Lambda function/layer was \
-        shared with an AWS account that is not the owner's or a trusted one, or made public. \
+    description: "A resource (snapshot, AMI, bucket, object, key, queue, topic, secret, \
+        repository, function, file system, table, vault, bus, domain, API, share, VPC, ...) was \
+        opened to an AWS account or organization outside the zone of trust, or to everyone. \
         Attackers share resources to an account they control to exfiltrate data or keep a \
         backdoor.",
     severity: Severity::High,
@@ -83,12 +147,18 @@ static META: RuleMeta = RuleMeta {
         "https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_ModifySnapshotAttribute.html",
         "https://docs.aws.amazon.com/AmazonRDS/latest/APIReference/API_ModifyDBSnapshotAttribute.html",
         "https://docs.aws.amazon.com/lambda/latest/api/API_AddPermission.html",
+        "https://docs.aws.amazon.com/IAM/latest/UserGuide/access-analyzer-resources.html",
+        "https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html",
+        "https://docs.aws.amazon.com/kms/latest/APIReference/API_CreateGrant.html",
+        "https://docs.aws.amazon.com/ram/latest/APIReference/API_CreateResourceShare.html",
     ],
     false_positives: &[
         "Sharing with a business partner or another account of yours for a valid reason: \
          confirm with the caller, then add the account to the trusted accounts.",
-        "Organization-wide AMI sharing is judged by the organization's management account; add \
-         it to the trusted accounts if such sharing is expected.",
+        "Organization-wide sharing: set the trusted organizations (TRUSTED_ORGANIZATIONS, \
+         --trusted-organizations) so your own organization and OUs are inside the zone of trust.",
+        "Central logging and delivery: another account's service (CloudTrail, S3 notifications) \
+         writing to your resource is reported as via_service; trust that account.",
     ],
     triage: &[
         "Confirm with the caller (actor.arn) whether the share had a valid business reason.",
@@ -108,182 +178,14 @@ static META: RuleMeta = RuleMeta {
         "Failed calls and removals do not alert.",
         "Also covers ModifyDBClusterSnapshotAttribute and AddLayerVersionPermission*, and Lambda \
          permissions for any action.",
+        "Table-driven: 50 (eventSource, eventName) rows over 30 resource types; the index is built \
+         from the table.",
+        "Organizations outside TRUSTED_ORGANIZATIONS are external (details.external_organizations).",
+        "The caller's own account is not trusted: an outsider granting itself is a backdoor.",
     ],
-    events: &[
-        EventSelector::exact("ec2.amazonaws.com", "ModifyImageAttribute"),
-        EventSelector::exact("ec2.amazonaws.com", "ModifySnapshotAttribute"),
-        EventSelector::exact("rds.amazonaws.com", "ModifyDBSnapshotAttribute"),
-        EventSelector::exact("rds.amazonaws.com", "ModifyDBClusterSnapshotAttribute"),
-        EventSelector::exact("s3.amazonaws.com", "PutBucketPolicy"),
-        EventSelector::prefix("lambda.amazonaws.com", "AddPermission"),
-        EventSelector::prefix("lambda.amazonaws.com", "AddLayerVersionPermission"),
-    ],
+    events: EVENTS,
     failed_calls: FailedCalls::Ignore,
 };
-
-/// What a call shared, before the owner, caller and trusted accounts are dropped.
-#[derive(Default)]
-struct Share {
-    resource_type: &'static str,
-    resource: String,
-    accounts: BTreeSet<String>,
-    public: bool,
-    organizations: BTreeSet<String>,
-    extra: Map<String, Value>,
-}
-
-fn str_at<'v>(value: &'v Value, key: &str) -> &'v str {
-    value.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
-/// EC2 `launchPermission` / `createVolumePermission`: only the `add` items count.
-fn ec2_share(params: &Value, attribute: &str, resource_type: &'static str, id_key: &str) -> Share {
-    let mut share = Share {
-        resource_type,
-        resource: str_at(params, id_key).to_owned(),
-        ..Share::default()
-    };
-    let items = params
-        .get(attribute)
-        .and_then(|p| p.get("add"))
-        .and_then(|a| a.get("items"))
-        .and_then(Value::as_array);
-    for item in items.into_iter().flatten() {
-        if let Some(account) = item
-            .get("userId")
-            .and_then(Value::as_str)
-            .and_then(account_of)
-        {
-            share.accounts.insert(account.to_owned());
-        }
-        if item
-            .get("group")
-            .and_then(Value::as_str)
-            .is_some_and(|g| g.eq_ignore_ascii_case("all"))
-        {
-            share.public = true;
-        }
-        for key in ["organizationArn", "organizationalUnitArn"] {
-            if let Some(org) = item.get(key).and_then(Value::as_str) {
-                share.organizations.insert(org.to_owned());
-                if let Some(account) = account_of(org) {
-                    share.accounts.insert(account.to_owned());
-                }
-            }
-        }
-    }
-    share
-}
-
-fn rds_share(params: &Value, resource_type: &'static str, id_key: &str) -> Option<Share> {
-    if !str_at(params, "attributeName").eq_ignore_ascii_case("restore") {
-        return None;
-    }
-    let mut share = Share {
-        resource_type,
-        resource: str_at(params, id_key).to_owned(),
-        ..Share::default()
-    };
-    let values = params.get("valuesToAdd").and_then(Value::as_array);
-    for value in values.into_iter().flatten().filter_map(Value::as_str) {
-        if value.trim().eq_ignore_ascii_case("all") {
-            share.public = true;
-        } else if let Some(account) = account_of(value) {
-            share.accounts.insert(account.to_owned());
-        }
-    }
-    Some(share)
-}
-
-fn bucket_share(
-    params: &Value,
-    is_internal: &dyn Fn(&str) -> bool,
-) -> Result<Option<Share>, Unevaluable> {
-    let policy = params
-        .get("bucketPolicy")
-        .filter(|p| !p.is_null())
-        .ok_or(Unevaluable::Missing("requestParameters.bucketPolicy"))?;
-    let analysis = PolicyAnalysis::from_value(policy)
-        .map_err(|e| Unevaluable::malformed("requestParameters.bucketPolicy", e))?;
-    let access = analysis.external_access(is_internal);
-    let mut extra = Map::new();
-    extra.insert("statement_ids".into(), json!(access.statement_ids));
-    extra.insert("actions".into(), json!(access.actions));
-    Ok(Some(Share {
-        resource_type: "s3-bucket",
-        resource: str_at(params, "bucketName").to_owned(),
-        accounts: access.accounts,
-        public: access.public,
-        extra,
-        ..Share::default()
-    }))
-}
-
-/// Lambda function (`AddPermission*`) and layer (`AddLayerVersionPermission*`) permissions.
-fn lambda_share(params: &Value, layer: bool) -> Option<Share> {
-    let principal = str_at(params, "principal").trim();
-    let mut share = Share {
-        resource_type: if layer {
-            "lambda-layer"
-        } else {
-            "lambda-function"
-        },
-        resource: str_at(params, if layer { "layerName" } else { "functionName" }).to_owned(),
-        ..Share::default()
-    };
-    let mut extra = Map::new();
-    for (from, to) in [
-        ("action", "action"),
-        ("statementId", "statement_id"),
-        ("functionUrlAuthType", "function_url_auth_type"),
-        ("versionNumber", "layer_version"),
-    ] {
-        if let Some(v) = params.get(from).filter(|v| !v.is_null()) {
-            extra.insert(to.into(), v.clone());
-        }
-    }
-    share.extra = extra;
-    if principal == "*" {
-        let source_account = str_at(params, "sourceAccount");
-        let source_arn_account = arn::Arn::parse(str_at(params, "sourceArn"))
-            .map(|a| a.account)
-            .filter(|a| arn::is_account_id(a));
-        let org = [
-            str_at(params, "principalOrgID"),
-            str_at(params, "organizationId"),
-        ]
-        .into_iter()
-        .find(|o| !o.is_empty() && !o.contains('*'));
-        if arn::is_account_id(source_account) {
-            share.accounts.insert(source_account.to_owned());
-        } else if let Some(account) = source_arn_account {
-            share.accounts.insert(account.to_owned());
-        } else if let Some(org) = org {
-            share.organizations.insert(org.to_owned());
-        } else {
-            share.public = true;
-        }
-    } else if let Some(account) = account_of(principal) {
-        share.accounts.insert(account.to_owned());
-    } else if principal.is_empty() || arn::is_service_principal(principal) {
-        return None;
-    }
-    Some(share)
-}
-
-/// How a resource type reads in a sentence.
-fn resource_label(resource_type: &str) -> &'static str {
-    match resource_type {
-        "ami" => "AMI",
-        "ebs-snapshot" => "EBS snapshot",
-        "rds-snapshot" => "RDS snapshot",
-        "rds-cluster-snapshot" => "RDS cluster snapshot",
-        "s3-bucket" => "S3 bucket",
-        "lambda-function" => "Lambda function",
-        "lambda-layer" => "Lambda layer",
-        _ => "resource",
-    }
-}
 
 impl Rule for ResourceSharedExternally {
     fn meta(&self) -> &'static RuleMeta {
@@ -291,81 +193,17 @@ impl Rule for ResourceSharedExternally {
     }
 
     fn evaluate(&self, record: &Record<'_>, ctx: &RuleContext) -> Verdict {
-        let params: Value = record.require_request_parameters()?;
-        let owner = record.owner_account();
-        let caller = record.caller_account();
-        let is_internal =
-            |account: &str| ctx.is_internal(account, owner) || caller == Some(account);
-        let name = record.name();
-        let share = match name {
-            "ModifyImageAttribute" => {
-                Some(ec2_share(&params, "launchPermission", "ami", "imageId"))
-            }
-            "ModifySnapshotAttribute" => Some(ec2_share(
-                &params,
-                "createVolumePermission",
-                "ebs-snapshot",
-                "snapshotId",
-            )),
-            "ModifyDBSnapshotAttribute" => {
-                rds_share(&params, "rds-snapshot", "dBSnapshotIdentifier")
-            }
-            "ModifyDBClusterSnapshotAttribute" => rds_share(
-                &params,
-                "rds-cluster-snapshot",
-                "dBClusterSnapshotIdentifier",
-            ),
-            "PutBucketPolicy" => bucket_share(&params, &is_internal)?,
-            _ if name.starts_with("AddLayerVersionPermission") => lambda_share(&params, true),
-            _ if name.starts_with("AddPermission") => lambda_share(&params, false),
-            _ => None,
-        };
-        let Some(share) = share else {
-            return Ok(None);
-        };
-        let external: BTreeSet<String> = share
-            .accounts
-            .iter()
-            .filter(|a| !is_internal(a))
-            .cloned()
-            .collect();
-        if external.is_empty() && !share.public {
-            return Ok(None);
-        }
-        let whom = describe_whom(share.public, &external, "everyone (public)");
-        let mut details = Map::new();
-        details.insert("resource_type".into(), json!(share.resource_type));
-        details.insert("resource".into(), json!(share.resource));
-        details.insert("owner_account".into(), json!(owner));
-        details.insert("external_accounts".into(), json!(external));
-        details.insert("public".into(), json!(share.public));
-        if !share.organizations.is_empty() {
-            details.insert("organizations".into(), json!(share.organizations));
-        }
-        details.extend(share.extra);
-        Ok(Some(Finding::new(
-            format!(
-                "{} shared {} {} with {}",
-                actor_name(record),
-                resource_label(share.resource_type),
-                clean(&share.resource, 140),
-                whom
-            ),
-            Value::Object(details),
-            vec![
-                share.resource_type.to_owned(),
-                share.resource,
-                external.into_iter().collect::<Vec<_>>().join(","),
-                if share.public { "public" } else { "" }.to_owned(),
-            ],
-        )))
+        evaluate_table(ROWS, record, ctx, "shared")
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::detector::rules::testing::{assert_fires, assert_silent, finding_with};
+    use crate::detector::rules::testing::{
+        assert_fires, assert_silent, assert_unevaluable, finding_with,
+    };
+    use serde_json::{Value, json};
 
     const OWNER: &str = "118238665043";
 
@@ -573,12 +411,23 @@ mod tests {
 
     #[test]
     fn lambda_permission_narrowed_or_to_a_service_is_judged_as_such() {
-        // A service principal (S3 notifications) is not an external account.
-        assert_silent(
+        // A service principal narrowed to another account: that account's buckets invoke the
+        // function (it acts through the service): external, noted as via_service.
+        let f = assert_fires(
             &RULE,
             &lambda(
                 json!({"action": "lambda:InvokeFunction", "functionName": "f",
             "principal": "s3.amazonaws.com", "sourceAccount": "444455556666"}),
+            ),
+        );
+        assert_eq!(f.details["external_accounts"], json!(["444455556666"]));
+        assert_eq!(f.details["via_service"], "s3.amazonaws.com");
+        // ... narrowed to the owner, or not narrowed at all, it lets no other account in.
+        assert_silent(
+            &RULE,
+            &lambda(
+                json!({"action": "lambda:InvokeFunction", "functionName": "f",
+            "principal": "s3.amazonaws.com", "sourceAccount": OWNER}),
             ),
         );
         // `*` narrowed to the owner's account or an organization is not public.
@@ -627,5 +476,928 @@ mod tests {
         let f = finding_with(&RULE, &record, &["111122223333"]).unwrap();
         assert_eq!(f.details["external_accounts"], json!(["846424999548"]));
         assert!(finding_with(&RULE, &record, &["111122223333", "846424999548"]).is_none());
+    }
+
+    /// One row's case: (source of the shape, eventSource, eventName, requestParameters,
+    /// expected external accounts, expected public). `None` for accounts means silent.
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Value,
+        Option<Vec<&'static str>>,
+        bool,
+    );
+
+    const OTHER: &str = "444455556666";
+
+    fn policy_to(principal: Value) -> String {
+        json!({"Version": "2012-10-17", "Statement": [{"Sid": "S", "Effect": "Allow",
+            "Principal": principal, "Action": "*", "Resource": "*"}]})
+        .to_string()
+    }
+
+    fn outside() -> String {
+        policy_to(json!({"AWS": format!("arn:aws:iam::{OTHER}:root")}))
+    }
+
+    fn inside() -> String {
+        policy_to(json!({"AWS": format!("arn:aws:iam::{OWNER}:root")}))
+    }
+
+    fn public() -> String {
+        policy_to(json!("*"))
+    }
+
+    /// Every table row has a positive and a negative case in its documented request shape.
+    fn cases() -> Vec<Case> {
+        let ext = Some(vec![OTHER]);
+        vec![
+            // Redshift API reference, AuthorizeSnapshotAccess request parameters.
+            (
+                "Redshift API AuthorizeSnapshotAccess",
+                "redshift.amazonaws.com",
+                "AuthorizeSnapshotAccess",
+                json!({"snapshotIdentifier": "snap", "accountWithRestoreAccess": OTHER}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "Redshift API AuthorizeSnapshotAccess",
+                "redshift.amazonaws.com",
+                "AuthorizeSnapshotAccess",
+                json!({"snapshotIdentifier": "snap", "accountWithRestoreAccess": OWNER}),
+                None,
+                false,
+            ),
+            // S3 Express CloudTrail logging: directory bucket management events, source s3express.
+            (
+                "S3 Express PutBucketPolicy",
+                "s3express.amazonaws.com",
+                "PutBucketPolicy",
+                json!({"bucketName": "b--use1-az4--x-s3", "bucketPolicy": public()}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "S3 Express PutBucketPolicy",
+                "s3express.amazonaws.com",
+                "PutBucketPolicy",
+                json!({"bucketName": "b--use1-az4--x-s3", "bucketPolicy": inside()}),
+                None,
+                false,
+            ),
+            // S3 Control PutAccessPointPolicy request syntax: name URI parameter, Policy body.
+            (
+                "S3 Control PutAccessPointPolicy",
+                "s3.amazonaws.com",
+                "PutAccessPointPolicy",
+                json!({"name": "ap", "PutAccessPointPolicyRequest": {"Policy": outside()}}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "S3 Control PutAccessPointPolicy",
+                "s3.amazonaws.com",
+                "PutAccessPointPolicy",
+                json!({"name": "ap", "PutAccessPointPolicyRequest": {"Policy": inside()}}),
+                None,
+                false,
+            ),
+            // S3 Control PutMultiRegionAccessPointPolicy request syntax: Details.Name/Policy.
+            (
+                "S3 Control PutMultiRegionAccessPointPolicy",
+                "s3.amazonaws.com",
+                "PutMultiRegionAccessPointPolicy",
+                json!({"PutMultiRegionAccessPointPolicyRequest": {"Details": {"Name": "m", "Policy": public()}}}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "S3 Control PutMultiRegionAccessPointPolicy",
+                "s3.amazonaws.com",
+                "PutMultiRegionAccessPointPolicy",
+                json!({"PutMultiRegionAccessPointPolicyRequest": {"Details": {"Name": "m", "Policy": inside()}}}),
+                None,
+                false,
+            ),
+            // CloudTrail PutBucketAcl record (AWS S3 CloudTrail logging docs; panther-analysis
+            // AWS.S3.BucketPolicyModified test shape for the header form).
+            (
+                "CloudTrail PutBucketAcl XML body",
+                "s3.amazonaws.com",
+                "PutBucketAcl",
+                json!({"bucketName": "b", "AccessControlPolicy": {"AccessControlList": {"Grant": [
+                    {"Grantee": {"xsi:type": "CanonicalUser", "ID": "ownerid"}, "Permission": "FULL_CONTROL"},
+                    {"Grantee": {"xsi:type": "Group", "URI": "http://acs.amazonaws.com/groups/global/AllUsers"}, "Permission": "READ"}]},
+                    "Owner": {"ID": "ownerid"}}}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "panther AWS.S3.BucketPolicyModified PutBucketAcl",
+                "s3.amazonaws.com",
+                "PutBucketAcl",
+                json!({"host": ["bucket.s3.us-west-2.amazonaws.com"], "bucketName": "bucket", "acl": [""], "x-amz-acl": ["private"]}),
+                None,
+                false,
+            ),
+            // S3 CreateBucket request headers: x-amz-acl canned ACL.
+            (
+                "S3 API CreateBucket x-amz-acl",
+                "s3.amazonaws.com",
+                "CreateBucket",
+                json!({"bucketName": "b", "x-amz-acl": ["public-read"], "host": "b.s3.amazonaws.com"}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "S3 API CreateBucket x-amz-acl",
+                "s3.amazonaws.com",
+                "CreateBucket",
+                json!({"bucketName": "b", "x-amz-acl": ["private"]}),
+                None,
+                false,
+            ),
+            // S3 PutObjectAcl grant headers (x-amz-grant-read: uri="...").
+            (
+                "S3 API PutObjectAcl x-amz-grant-read",
+                "s3.amazonaws.com",
+                "PutObjectAcl",
+                json!({"bucketName": "b", "key": "k", "x-amz-grant-read": "uri=\"http://acs.amazonaws.com/groups/global/AuthenticatedUsers\""}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "S3 API PutObjectAcl x-amz-acl",
+                "s3.amazonaws.com",
+                "PutObjectAcl",
+                json!({"bucketName": "b", "key": "k", "x-amz-acl": "bucket-owner-full-control"}),
+                None,
+                false,
+            ),
+            // CloudTrail PutObject data event (S3 CloudTrail logging docs).
+            (
+                "CloudTrail PutObject data event",
+                "s3.amazonaws.com",
+                "PutObject",
+                json!({"bucketName": "b", "key": "k", "x-amz-acl": "public-read-write"}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "CloudTrail PutObject data event",
+                "s3.amazonaws.com",
+                "PutObject",
+                json!({"bucketName": "b", "key": "k"}),
+                None,
+                false,
+            ),
+            // S3 PutBucketReplication request body (ReplicationConfiguration.Rule.Destination.Account).
+            (
+                "S3 API PutBucketReplication",
+                "s3.amazonaws.com",
+                "PutBucketReplication",
+                json!({"bucketName": "b", "ReplicationConfiguration": {"Role": "arn:aws:iam::118238665043:role/r",
+                    "Rule": {"Status": "Enabled", "Destination": {"Bucket": "arn:aws:s3:::dst", "Account": OTHER,
+                    "AccessControlTranslation": {"Owner": "Destination"}}}}}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "S3 API PutBucketReplication",
+                "s3.amazonaws.com",
+                "PutBucketReplication",
+                json!({"bucketName": "b", "ReplicationConfiguration": {"Rule": [{"Status": "Enabled",
+                    "Destination": {"Bucket": "arn:aws:s3:::dst"}}]}}),
+                None,
+                false,
+            ),
+            // Lambda CreateFunctionUrlConfig request syntax (AuthType NONE | AWS_IAM).
+            (
+                "Lambda API CreateFunctionUrlConfig",
+                "lambda.amazonaws.com",
+                "CreateFunctionUrlConfig20211031",
+                json!({"functionName": "f", "authType": "NONE", "cors": {}}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "Lambda API CreateFunctionUrlConfig",
+                "lambda.amazonaws.com",
+                "CreateFunctionUrlConfig20211031",
+                json!({"functionName": "f", "authType": "AWS_IAM"}),
+                None,
+                false,
+            ),
+            (
+                "Lambda API UpdateFunctionUrlConfig",
+                "lambda.amazonaws.com",
+                "UpdateFunctionUrlConfig20211031",
+                json!({"functionName": "f", "authType": "NONE", "qualifier": "live"}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "Lambda API UpdateFunctionUrlConfig (CORS only)",
+                "lambda.amazonaws.com",
+                "UpdateFunctionUrlConfig20211031",
+                json!({"functionName": "f", "cors": {"allowOrigins": ["*"]}}),
+                None,
+                false,
+            ),
+            // KMS PutKeyPolicy / CreateKey / CreateGrant request syntax (KMS CloudTrail examples).
+            (
+                "KMS API PutKeyPolicy",
+                "kms.amazonaws.com",
+                "PutKeyPolicy",
+                json!({"keyId": "1234abcd-12ab-34cd-56ef-1234567890ab", "policyName": "default", "policy": outside()}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "KMS API PutKeyPolicy, AWS-managed-key style kms:CallerAccount",
+                "kms.amazonaws.com",
+                "PutKeyPolicy",
+                json!({"keyId": "k", "policyName": "default", "policy": json!({"Statement": [{"Effect": "Allow",
+                    "Principal": {"AWS": "*"}, "Action": ["kms:Encrypt", "kms:Decrypt"], "Resource": "*",
+                    "Condition": {"StringEquals": {"kms:CallerAccount": OWNER, "kms:ViaService": "ec2.us-east-1.amazonaws.com"}}}]}).to_string()}),
+                None,
+                false,
+            ),
+            (
+                "KMS API CreateKey with policy",
+                "kms.amazonaws.com",
+                "CreateKey",
+                json!({"policy": public(), "keySpec": "SYMMETRIC_DEFAULT", "keyUsage": "ENCRYPT_DECRYPT"}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "KMS API CreateKey without policy (default key policy)",
+                "kms.amazonaws.com",
+                "CreateKey",
+                json!({"keySpec": "SYMMETRIC_DEFAULT", "keyUsage": "ENCRYPT_DECRYPT"}),
+                None,
+                false,
+            ),
+            (
+                "KMS API CreateGrant",
+                "kms.amazonaws.com",
+                "CreateGrant",
+                json!({"keyId": "arn:aws:kms:us-east-1:118238665043:key/k", "granteePrincipal": format!("arn:aws:iam::{OTHER}:role/x"),
+                    "operations": ["Decrypt"]}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "KMS API CreateGrant (EBS via service role)",
+                "kms.amazonaws.com",
+                "CreateGrant",
+                json!({"keyId": "k", "granteePrincipal": format!("arn:aws:iam::{OWNER}:role/aws-service-role/x"),
+                    "retiringPrincipal": "ec2.us-east-1.amazonaws.com", "operations": ["Decrypt"]}),
+                None,
+                false,
+            ),
+            // SQS: panther-analysis AWS.CloudTrail.ResourceMadePublic SetQueueAttributes shape.
+            (
+                "panther ResourceMadePublic SetQueueAttributes",
+                "sqs.amazonaws.com",
+                "SetQueueAttributes",
+                json!({"attributes": {"Policy": public()}, "queueUrl": "https://sqs.us-east-1.amazonaws.com/118238665043/q"}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "panther ResourceMadePublic SetQueueAttributes (empty policy)",
+                "sqs.amazonaws.com",
+                "SetQueueAttributes",
+                json!({"attributes": {"Policy": ""}, "queueUrl": "https://sqs.us-east-1.amazonaws.com/118238665043/q"}),
+                None,
+                false,
+            ),
+            (
+                "SQS API CreateQueue",
+                "sqs.amazonaws.com",
+                "CreateQueue",
+                json!({"queueName": "q", "attributes": {"Policy": outside()}}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "SQS API CreateQueue",
+                "sqs.amazonaws.com",
+                "CreateQueue",
+                json!({"queueName": "q", "attributes": {"VisibilityTimeout": "30"}}),
+                None,
+                false,
+            ),
+            (
+                "SQS API AddPermission",
+                "sqs.amazonaws.com",
+                "AddPermission",
+                json!({"queueUrl": "https://sqs.us-east-1.amazonaws.com/118238665043/q", "label": "l",
+                    "aWSAccountIds": [OTHER], "actions": ["SendMessage"]}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "SQS API AddPermission",
+                "sqs.amazonaws.com",
+                "AddPermission",
+                json!({"queueUrl": "https://sqs.us-east-1.amazonaws.com/118238665043/q", "label": "l",
+                    "aWSAccountIds": [OWNER], "actions": ["SendMessage"]}),
+                None,
+                false,
+            ),
+            // SNS SetTopicAttributes / CreateTopic / AddPermission request syntax.
+            (
+                "SNS API SetTopicAttributes",
+                "sns.amazonaws.com",
+                "SetTopicAttributes",
+                json!({"topicArn": "arn:aws:sns:us-east-1:118238665043:t", "attributeName": "Policy", "attributeValue": public()}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "SNS API SetTopicAttributes (DisplayName)",
+                "sns.amazonaws.com",
+                "SetTopicAttributes",
+                json!({"topicArn": "arn:aws:sns:us-east-1:118238665043:t", "attributeName": "DisplayName", "attributeValue": "x"}),
+                None,
+                false,
+            ),
+            (
+                "SNS API CreateTopic",
+                "sns.amazonaws.com",
+                "CreateTopic",
+                json!({"name": "t", "attributes": {"Policy": outside()}}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "SNS API CreateTopic",
+                "sns.amazonaws.com",
+                "CreateTopic",
+                json!({"name": "t"}),
+                None,
+                false,
+            ),
+            (
+                "SNS API AddPermission",
+                "sns.amazonaws.com",
+                "AddPermission",
+                json!({"topicArn": "arn:aws:sns:us-east-1:118238665043:t", "label": "l", "aWSAccountId": [OTHER], "actionName": ["Publish"]}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "SNS API AddPermission",
+                "sns.amazonaws.com",
+                "AddPermission",
+                json!({"topicArn": "arn:aws:sns:us-east-1:118238665043:t", "label": "l", "aWSAccountId": [OWNER], "actionName": ["Publish"]}),
+                None,
+                false,
+            ),
+            // Resource-policy services: each API's request syntax.
+            (
+                "Secrets Manager API PutResourcePolicy",
+                "secretsmanager.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"secretId": "s", "resourcePolicy": outside(), "blockPublicPolicy": true}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "Secrets Manager API PutResourcePolicy",
+                "secretsmanager.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"secretId": "s", "resourcePolicy": inside()}),
+                None,
+                false,
+            ),
+            (
+                "ECR API SetRepositoryPolicy",
+                "ecr.amazonaws.com",
+                "SetRepositoryPolicy",
+                json!({"repositoryName": "r", "policyText": public()}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "ECR API SetRepositoryPolicy",
+                "ecr.amazonaws.com",
+                "SetRepositoryPolicy",
+                json!({"repositoryName": "r", "policyText": inside()}),
+                None,
+                false,
+            ),
+            (
+                "ECR API PutRegistryPolicy",
+                "ecr.amazonaws.com",
+                "PutRegistryPolicy",
+                json!({"policyText": outside()}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "ECR API PutRegistryPolicy",
+                "ecr.amazonaws.com",
+                "PutRegistryPolicy",
+                json!({"policyText": inside()}),
+                None,
+                false,
+            ),
+            (
+                "EFS API PutFileSystemPolicy",
+                "elasticfilesystem.amazonaws.com",
+                "PutFileSystemPolicy",
+                json!({"fileSystemId": "fs-1", "policy": public()}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "EFS API PutFileSystemPolicy",
+                "elasticfilesystem.amazonaws.com",
+                "PutFileSystemPolicy",
+                json!({"fileSystemId": "fs-1", "policy": inside()}),
+                None,
+                false,
+            ),
+            (
+                "DynamoDB API PutResourcePolicy",
+                "dynamodb.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"resourceArn": "arn:aws:dynamodb:us-east-1:118238665043:table/t", "policy": outside()}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "DynamoDB API PutResourcePolicy",
+                "dynamodb.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"resourceArn": "arn:aws:dynamodb:us-east-1:118238665043:table/t", "policy": inside()}),
+                None,
+                false,
+            ),
+            (
+                "Glacier API SetVaultAccessPolicy",
+                "glacier.amazonaws.com",
+                "SetVaultAccessPolicy",
+                json!({"accountId": "-", "vaultName": "v", "policy": {"policy": outside()}}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "Glacier API SetVaultAccessPolicy",
+                "glacier.amazonaws.com",
+                "SetVaultAccessPolicy",
+                json!({"accountId": "-", "vaultName": "v", "policy": {"policy": inside()}}),
+                None,
+                false,
+            ),
+            (
+                "Backup API PutBackupVaultAccessPolicy",
+                "backup.amazonaws.com",
+                "PutBackupVaultAccessPolicy",
+                json!({"backupVaultName": "v", "policy": outside()}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "Backup API PutBackupVaultAccessPolicy",
+                "backup.amazonaws.com",
+                "PutBackupVaultAccessPolicy",
+                json!({"backupVaultName": "v", "policy": inside()}),
+                None,
+                false,
+            ),
+            (
+                "Glue API PutResourcePolicy",
+                "glue.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"policyInJson": outside(), "enableHybrid": "TRUE"}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "Glue API PutResourcePolicy",
+                "glue.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"policyInJson": inside()}),
+                None,
+                false,
+            ),
+            (
+                "CloudWatch Logs API PutResourcePolicy",
+                "logs.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"policyName": "p", "policyDocument": outside()}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "CloudWatch Logs API PutResourcePolicy (Route 53 service)",
+                "logs.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"policyName": "p", "policyDocument": policy_to(json!({"Service": "route53.amazonaws.com"}))}),
+                None,
+                false,
+            ),
+            (
+                "CloudWatch Logs API PutDestinationPolicy",
+                "logs.amazonaws.com",
+                "PutDestinationPolicy",
+                json!({"destinationName": "d", "accessPolicy": outside()}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "CloudWatch Logs API PutDestinationPolicy",
+                "logs.amazonaws.com",
+                "PutDestinationPolicy",
+                json!({"destinationName": "d", "accessPolicy": inside()}),
+                None,
+                false,
+            ),
+            (
+                "EventBridge API PutPermission",
+                "events.amazonaws.com",
+                "PutPermission",
+                json!({"eventBusName": "default", "action": "events:PutEvents", "principal": OTHER, "statementId": "s"}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "EventBridge API PutPermission (own account)",
+                "events.amazonaws.com",
+                "PutPermission",
+                json!({"eventBusName": "default", "action": "events:PutEvents", "principal": OWNER, "statementId": "s"}),
+                None,
+                false,
+            ),
+            (
+                "OpenSearch API CreateDomain",
+                "es.amazonaws.com",
+                "CreateDomain",
+                json!({"domainName": "d", "accessPolicies": public()}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "OpenSearch API CreateDomain in a VPC",
+                "es.amazonaws.com",
+                "CreateDomain",
+                json!({"domainName": "d", "accessPolicies": public(), "vPCOptions": {"subnetIds": ["subnet-1"]}}),
+                None,
+                false,
+            ),
+            (
+                "OpenSearch API UpdateDomainConfig",
+                "es.amazonaws.com",
+                "UpdateDomainConfig",
+                json!({"domainName": "d", "accessPolicies": outside()}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "OpenSearch API UpdateDomainConfig (no policy change)",
+                "es.amazonaws.com",
+                "UpdateDomainConfig",
+                json!({"domainName": "d", "clusterConfig": {"instanceCount": 2}}),
+                None,
+                false,
+            ),
+            (
+                "OpenSearch legacy CreateElasticsearchDomain",
+                "es.amazonaws.com",
+                "CreateElasticsearchDomain",
+                json!({"domainName": "d", "accessPolicies": outside()}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "OpenSearch legacy CreateElasticsearchDomain",
+                "es.amazonaws.com",
+                "CreateElasticsearchDomain",
+                json!({"domainName": "d", "accessPolicies": inside()}),
+                None,
+                false,
+            ),
+            (
+                "OpenSearch legacy UpdateElasticsearchDomainConfig",
+                "es.amazonaws.com",
+                "UpdateElasticsearchDomainConfig",
+                json!({"domainName": "d", "accessPolicies": public()}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "OpenSearch legacy UpdateElasticsearchDomainConfig",
+                "es.amazonaws.com",
+                "UpdateElasticsearchDomainConfig",
+                json!({"domainName": "d", "accessPolicies": inside()}),
+                None,
+                false,
+            ),
+            (
+                "API Gateway API CreateRestApi",
+                "apigateway.amazonaws.com",
+                "CreateRestApi",
+                json!({"name": "api", "policy": public()}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "API Gateway API CreateRestApi",
+                "apigateway.amazonaws.com",
+                "CreateRestApi",
+                json!({"name": "api"}),
+                None,
+                false,
+            ),
+            (
+                "API Gateway API UpdateRestApi patch /policy",
+                "apigateway.amazonaws.com",
+                "UpdateRestApi",
+                json!({"restApiId": "a1", "patchOperations": [{"op": "replace", "path": "/policy", "value": outside()}]}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "API Gateway API UpdateRestApi patch /name",
+                "apigateway.amazonaws.com",
+                "UpdateRestApi",
+                json!({"restApiId": "a1", "patchOperations": [{"op": "replace", "path": "/name", "value": "x"}]}),
+                None,
+                false,
+            ),
+            // RAM request syntax.
+            (
+                "RAM API CreateResourceShare",
+                "ram.amazonaws.com",
+                "CreateResourceShare",
+                json!({"name": "s", "resourceArns": ["arn:aws:ec2:us-east-1:118238665043:subnet/subnet-1"], "principals": [OTHER], "allowExternalPrincipals": true}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "RAM API CreateResourceShare",
+                "ram.amazonaws.com",
+                "CreateResourceShare",
+                json!({"name": "s", "resourceArns": ["arn:aws:ec2:us-east-1:118238665043:subnet/subnet-1"], "principals": [], "allowExternalPrincipals": false}),
+                None,
+                false,
+            ),
+            (
+                "RAM API AssociateResourceShare",
+                "ram.amazonaws.com",
+                "AssociateResourceShare",
+                json!({"resourceShareArn": "arn:aws:ram:us-east-1:118238665043:resource-share/x", "principals": [format!("arn:aws:iam::{OTHER}:role/r")]}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "RAM API AssociateResourceShare",
+                "ram.amazonaws.com",
+                "AssociateResourceShare",
+                json!({"resourceShareArn": "arn:aws:ram:us-east-1:118238665043:resource-share/x", "resourceArns": ["arn:aws:ec2:us-east-1:118238665043:subnet/subnet-2"]}),
+                None,
+                false,
+            ),
+            // EC2 request syntax (CloudTrail camelCase).
+            (
+                "EC2 API CreateVpcPeeringConnection",
+                "ec2.amazonaws.com",
+                "CreateVpcPeeringConnection",
+                json!({"vpcId": "vpc-1", "peerVpcId": "vpc-2", "peerOwnerId": OTHER}),
+                ext.clone(),
+                false,
+            ),
+            (
+                "EC2 API CreateVpcPeeringConnection (same account)",
+                "ec2.amazonaws.com",
+                "CreateVpcPeeringConnection",
+                json!({"vpcId": "vpc-1", "peerVpcId": "vpc-2"}),
+                None,
+                false,
+            ),
+            (
+                "EC2 API ModifyVpcEndpointServicePermissions",
+                "ec2.amazonaws.com",
+                "ModifyVpcEndpointServicePermissions",
+                json!({"ModifyVpcEndpointServicePermissionsRequest": {"ServiceId": "vpce-svc-1", "AddAllowedPrincipals": {"content": "*", "tag": 1}}}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "EC2 API ModifyVpcEndpointServicePermissions",
+                "ec2.amazonaws.com",
+                "ModifyVpcEndpointServicePermissions",
+                json!({"serviceId": "vpce-svc-1", "addAllowedPrincipals": [format!("arn:aws:iam::{OWNER}:root")]}),
+                None,
+                false,
+            ),
+            // CodeBuild UpdateProjectVisibility request syntax.
+            (
+                "CodeBuild API UpdateProjectVisibility",
+                "codebuild.amazonaws.com",
+                "UpdateProjectVisibility",
+                json!({"projectArn": "arn:aws:codebuild:us-east-1:118238665043:project/p", "projectVisibility": "PUBLIC_READ"}),
+                Some(vec![]),
+                true,
+            ),
+            (
+                "CodeBuild API UpdateProjectVisibility",
+                "codebuild.amazonaws.com",
+                "UpdateProjectVisibility",
+                json!({"projectArn": "arn:aws:codebuild:us-east-1:118238665043:project/p", "projectVisibility": "PRIVATE"}),
+                None,
+                false,
+            ),
+        ]
+    }
+
+    #[test]
+    fn every_row_has_a_positive_and_a_negative_case() {
+        let cases = cases();
+        for row in ROWS {
+            let (src, name) = (row.selector.source, row.selector.name);
+            let hits: Vec<&Case> = cases.iter().filter(|c| row.matches(c.1, c.2)).collect();
+            let covered_elsewhere = matches!(
+                (src, name),
+                (
+                    EC2,
+                    crate::detector::rule::NameMatch::Exact(
+                        "ModifyImageAttribute" | "ModifySnapshotAttribute"
+                    )
+                ) | (RDS, _)
+                    | (
+                        S3,
+                        crate::detector::rule::NameMatch::Exact("PutBucketPolicy" | "CopyObject")
+                    )
+                    | (
+                        LAMBDA,
+                        crate::detector::rule::NameMatch::Prefix(
+                            "AddPermission" | "AddLayerVersionPermission"
+                        )
+                    )
+            );
+            if covered_elsewhere {
+                continue;
+            }
+            assert!(
+                hits.iter().any(|c| c.4.is_some()),
+                "{src} {name:?}: no positive case"
+            );
+            assert!(
+                hits.iter().any(|c| c.4.is_none()),
+                "{src} {name:?}: no negative case"
+            );
+        }
+        for (shape, source, name, params, want, public) in cases {
+            let record = call(source, name, params);
+            match want {
+                Some(accounts) => {
+                    let f = assert_fires(&RULE, &record);
+                    assert_eq!(f.details["external_accounts"], json!(accounts), "{shape}");
+                    assert_eq!(f.details["public"], public, "{shape}");
+                    assert!(
+                        f.details["resource"]
+                            .as_str()
+                            .is_some_and(|r| !r.is_empty()),
+                        "{shape}"
+                    );
+                    assert!(f.details["external_organizations"].is_array(), "{shape}");
+                }
+                None => {
+                    if let Some(f) = finding_with(&RULE, &record, &[]) {
+                        panic!("{shape}: should be silent, got {f:?}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_policy_cloudtrail_did_not_log_is_unevaluable_not_silent() {
+        assert_unevaluable(
+            &RULE,
+            &call(
+                "secretsmanager.amazonaws.com",
+                "PutResourcePolicy",
+                json!({"secretId": "s"}),
+            ),
+        );
+        assert_unevaluable(
+            &RULE,
+            &call(
+                "kms.amazonaws.com",
+                "PutKeyPolicy",
+                json!({"keyId": "k", "policy": "{not json"}),
+            ),
+        );
+    }
+
+    #[test]
+    fn url_encoded_policies_are_read() {
+        let encoded = public()
+            .bytes()
+            .map(|b| format!("%{b:02X}"))
+            .collect::<String>();
+        let f = assert_fires(
+            &RULE,
+            &call(
+                "ecr.amazonaws.com",
+                "SetRepositoryPolicy",
+                json!({"repositoryName": "r", "policyText": encoded}),
+            ),
+        );
+        assert_eq!(f.details["public"], true);
+    }
+
+    #[test]
+    fn foreign_organizations_are_external_once_trusted_ones_are_set() {
+        let org_policy = |org: &str| {
+            json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "sqs:SendMessage",
+                "Resource": "*", "Condition": {"StringEquals": {"aws:PrincipalOrgID": org}}}]})
+            .to_string()
+        };
+        let record = |org: &str| {
+            call(
+                "sqs.amazonaws.com",
+                "SetQueueAttributes",
+                json!({"queueUrl": "https://sqs.us-east-1.amazonaws.com/118238665043/q", "attributes": {"Policy": org_policy(org)}}),
+            )
+        };
+        // No zone of organizations configured: we cannot tell ours from another's.
+        assert_silent(&RULE, &record("o-attacker12"));
+        let f = finding_with(&RULE, &record("o-attacker12"), &["o-mine123456"]).unwrap();
+        assert_eq!(f.details["external_organizations"], json!(["o-attacker12"]));
+        assert_eq!(f.details["public"], false);
+        assert!(f.summary.contains("organization o-attacker12"));
+        assert!(finding_with(&RULE, &record("o-mine123456"), &["o-mine123456"]).is_none());
+        // RAM shares to an organization are judged the same way.
+        let ram = call(
+            "ram.amazonaws.com",
+            "CreateResourceShare",
+            json!({"name": "s",
+            "principals": ["arn:aws:organizations::999988887777:organization/o-attacker12"]}),
+        );
+        let f = finding_with(&RULE, &ram, &["o-mine123456"]).unwrap();
+        assert_eq!(f.details["external_organizations"], json!(["o-attacker12"]));
+    }
+
+    #[test]
+    fn a_caller_from_another_account_granting_itself_is_a_backdoor() {
+        // The caller (444455556666) acts on the owner's bucket and lets its own account in.
+        let mut record: Value = serde_json::from_str(&call(
+            "s3.amazonaws.com",
+            "PutBucketPolicy",
+            json!({"bucketName": "b", "bucketPolicy": outside()}),
+        ))
+        .unwrap();
+        record["userIdentity"]["accountId"] = json!(OTHER);
+        record["userIdentity"]["arn"] = json!(format!("arn:aws:iam::{OTHER}:role/intruder"));
+        let f = assert_fires(&RULE, &record.to_string());
+        assert_eq!(f.details["external_accounts"], json!([OTHER]));
+        assert_eq!(f.details["caller_granted_own_account"], OTHER);
+    }
+
+    #[test]
+    fn copy_into_a_bucket_another_account_owns() {
+        // CloudTrail CopyObject data event in the writer's trail: resources[].accountId names the
+        // destination bucket's owner (S3 CloudTrail logging docs, "resources" of data events).
+        let mut record: Value = serde_json::from_str(&call(
+            "s3.amazonaws.com",
+            "CopyObject",
+            json!({"bucketName": "attacker-bucket", "key": "k", "x-amz-copy-source": "victim/k"}),
+        ))
+        .unwrap();
+        record["resources"] = json!([
+            {"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::attacker-bucket/k"},
+            {"accountId": OTHER, "type": "AWS::S3::Bucket", "ARN": "arn:aws:s3:::attacker-bucket"}]);
+        let f = assert_fires(&RULE, &record.to_string());
+        assert_eq!(f.details["copied_to_bucket_owned_by"], OTHER);
+        record["resources"][1]["accountId"] = json!(OWNER);
+        assert_silent(&RULE, &record.to_string());
+    }
+
+    #[test]
+    fn canonical_user_grantees_other_than_the_owner_alert_unresolved() {
+        let record = call(
+            "s3.amazonaws.com",
+            "PutBucketAcl",
+            json!({"bucketName": "b",
+            "AccessControlPolicy": {"AccessControlList": {"Grant": [
+                {"Grantee": {"ID": "ownerid"}, "Permission": "FULL_CONTROL"},
+                {"Grantee": {"ID": "strangerid"}, "Permission": "READ"}]}, "Owner": {"ID": "ownerid"}}}),
+        );
+        let f = assert_fires(&RULE, &record);
+        assert_eq!(
+            f.details["unresolved_grantees"],
+            json!(["canonical-user:strangerid"])
+        );
+        assert_eq!(f.details["public"], false);
     }
 }

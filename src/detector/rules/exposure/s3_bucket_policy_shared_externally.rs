@@ -31,7 +31,7 @@ use crate::detector::rule::{
     Attack, EventSelector, FailedCalls, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
     Unevaluable, Verdict,
 };
-use crate::detector::rules::common::{actor_name, describe_whom};
+use crate::detector::rules::common::{actor_name, describe_outsiders};
 use crate::detector::text::clean;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -127,12 +127,20 @@ impl Rule for BucketPolicySharedExternally {
         let analysis = PolicyAnalysis::from_value(policy)
             .map_err(|e| Unevaluable::malformed("requestParameters.bucketPolicy", e))?;
         let owner = record.owner_account();
-        let access = analysis.external_access(|account| ctx.is_internal(account, owner));
+        let access = analysis.external_access(
+            |account| ctx.is_internal(account, owner),
+            |org| ctx.is_trusted_organization(org),
+        );
         if !access.any() {
             return Ok(None);
         }
         let bucket = params.bucket_name.as_deref().unwrap_or("");
-        let whom = describe_whom(access.public, &access.accounts, "everyone");
+        let whom = describe_outsiders(
+            access.public,
+            &access.accounts,
+            &access.organizations,
+            "everyone",
+        );
         Ok(Some(Finding::new(
             format!(
                 "{} set a policy on S3 bucket {} that lets in {}",
@@ -141,9 +149,12 @@ impl Rule for BucketPolicySharedExternally {
                 whom
             ),
             json!({
+                "resource_type": "s3-bucket",
+                "resource": format!("arn:aws:s3:::{bucket}"),
                 "bucket": bucket,
                 "bucket_owner": owner,
                 "external_accounts": access.accounts,
+                "external_organizations": access.organizations,
                 "public": access.public,
                 "statement_ids": access.statement_ids,
                 "actions": access.actions,

@@ -1,0 +1,304 @@
+//! The skim: a record's top-level `eventSource` and `eventName` (and `userIdentity.type`, for
+//! rules that route by caller type), found with a structural scan
+//! instead of a full parse, so that records no rule wants cost little more than gunzip.
+//!
+//! **The skim never decides differently from the full parse.** It answers [`Skim::Known`] only
+//! when the answer is certain, and [`Skim::Unknown`] otherwise, in which case the engine parses
+//! the record in full and decides from that. It says `Unknown` for:
+//! - a key containing an escape (`"event\u004eame"` decodes to `eventName`);
+//! - `eventSource` or `eventName` appearing twice at the top level (the full parse refuses a
+//!   record with a duplicate field: it is counted as skipped and reported, and must stay so);
+//! - either value missing, not a string, holding an escape or a non-ASCII byte;
+//! - `userIdentity` repeated or not an object, or its `type` repeated or not a plain string;
+//! - anything structurally unexpected (not an object, truncated, stray bytes).
+//!
+//! Keys inside nested objects (`requestParameters.eventName`) are never taken for top-level ones.
+//! What the skim does not check is the rest of the record: a record no rule wants is counted as
+//! read whatever else it holds, since no rule would have looked at it (a full parse would have
+//! counted a malformed one as skipped instead; neither raises an alert).
+
+/// What the skim found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skim<'a> {
+    /// The top-level `eventSource` and `eventName`, and `userIdentity.type` (rules can route by
+    /// caller type), exactly as the full parse would read them.
+    Known {
+        /// `eventSource`.
+        source: &'a str,
+        /// `eventName`.
+        name: &'a str,
+        /// `userIdentity.type`; `None` when the record has no `userIdentity` or it has no `type`.
+        identity_type: Option<&'a str>,
+    },
+    /// Not certain: parse the record in full.
+    Unknown,
+}
+
+/// Skims one record's bytes (a whole JSON object, as the log reader frames it).
+pub fn skim(record: &[u8]) -> Skim<'_> {
+    skim_fields(record).unwrap_or(Skim::Unknown)
+}
+
+/// A string field read at most once: a second occurrence makes the skim unsure.
+#[derive(Default)]
+struct Once<'a> {
+    seen: bool,
+    value: Option<&'a str>,
+}
+
+impl<'a> Once<'a> {
+    /// Reads the plain string value at `b[i]`; `None` (unsure) for a repeat, an escape, a
+    /// non-ASCII byte or another JSON type.
+    fn read(&mut self, b: &'a [u8], i: usize) -> Option<usize> {
+        if std::mem::replace(&mut self.seen, true) || b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (value, after, escaped) = string_span(b, i)?;
+        if escaped || !value.is_ascii() {
+            return None;
+        }
+        self.value = Some(std::str::from_utf8(value).ok()?);
+        Some(after)
+    }
+}
+
+fn skim_fields(b: &[u8]) -> Option<Skim<'_>> {
+    let start = skip_ws(b, 0);
+    let mut source = Once::default();
+    let mut name = Once::default();
+    let mut identity = Once::default();
+    let mut seen_identity = false;
+    let end = walk_object(b, start, |key, i| match key {
+        b"eventSource" => source.read(b, i),
+        b"eventName" => name.read(b, i),
+        b"userIdentity" => {
+            if std::mem::replace(&mut seen_identity, true) || b.get(i) != Some(&b'{') {
+                return None;
+            }
+            walk_object(b, i, |key, j| match key {
+                b"type" => identity.read(b, j),
+                _ => skip_value(b, j),
+            })
+        }
+        _ => skip_value(b, i),
+    })?;
+    if skip_ws(b, end) != b.len() {
+        return None;
+    }
+    Some(Skim::Known {
+        source: source.value?,
+        name: name.value?,
+        identity_type: identity.value,
+    })
+}
+
+/// Walks the object starting at `b[i] == '{'`, calling `on_field(key, value_index)` for each
+/// member, which returns the index after the value; returns the index after the object. `None`
+/// for an escaped key, anything structurally unexpected, or when `on_field` is unsure.
+fn walk_object<'a>(
+    b: &'a [u8],
+    i: usize,
+    mut on_field: impl FnMut(&'a [u8], usize) -> Option<usize>,
+) -> Option<usize> {
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    let mut i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Some(i + 1);
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (key, after_key, key_escaped) = string_span(b, i)?;
+        if key_escaped {
+            return None;
+        }
+        i = skip_ws(b, after_key);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        i = skip_ws(b, on_field(key, i)?);
+        match b.get(i)? {
+            b',' => i = skip_ws(b, i + 1),
+            b'}' => return Some(i + 1),
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(c) = b.get(i) {
+        if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// The contents of the string starting at `b[i] == '"'`, the index after its closing quote,
+/// and whether it holds an escape.
+fn string_span(b: &[u8], i: usize) -> Option<(&[u8], usize, bool)> {
+    let start = i + 1;
+    let mut j = start;
+    let mut escaped = false;
+    loop {
+        let at = j + memchr::memchr2(b'"', b'\\', b.get(j..)?)?;
+        if b[at] == b'"' {
+            return Some((&b[start..at], at + 1, escaped));
+        }
+        escaped = true;
+        j = at + 2;
+    }
+}
+
+/// The index after the JSON value starting at `b[i]`. Containers are skipped by depth, strings
+/// by their closing quote; scalars up to the next delimiter. Validation is the full parse's job.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => string_span(b, i).map(|(_, after, _)| after),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match *b.get(j)? {
+                    b'"' => {
+                        j = string_span(b, j)?.1;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let rest = &b[i..];
+            let len = rest
+                .iter()
+                .position(|c| matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r'))
+                .unwrap_or(rest.len());
+            (len > 0).then_some(i + len)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::detector::record::Record;
+
+    /// The invariant: whenever the skim is sure, the full parse either refuses the record or
+    /// reads the same source and name.
+    fn agrees(json: &str) -> Skim<'_> {
+        let s = skim(json.as_bytes());
+        if let Skim::Known {
+            source,
+            name,
+            identity_type,
+        } = s
+            && let Ok(record) = Record::from_slice(json.as_bytes())
+        {
+            let parsed_type = record
+                .user_identity
+                .as_ref()
+                .and_then(|u| u.identity_type.as_deref());
+            assert_eq!(
+                (record.source(), record.name(), parsed_type),
+                (source, name, identity_type),
+                "{json}"
+            );
+        }
+        s
+    }
+
+    fn known<'a>(source: &'a str, name: &'a str) -> Skim<'a> {
+        Skim::Known {
+            source,
+            name,
+            identity_type: None,
+        }
+    }
+
+    #[test]
+    fn reads_top_level_fields_in_any_order_and_spacing() {
+        assert_eq!(
+            agrees(r#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#),
+            known("s3.amazonaws.com", "GetObject")
+        );
+        assert_eq!(
+            agrees(
+                " {\n\t\"userIdentity\" : {\"eventName\":\"Nested\",\"x\":[1,{\"eventSource\":\"n\"}]} ,\r\n \"eventName\" : \"PutBucketPolicy\", \"n\": -1.5e3, \"b\": true, \"z\": null, \"eventSource\":\"s3.amazonaws.com\" } "
+            ),
+            Skim::Known {
+                source: "s3.amazonaws.com",
+                name: "PutBucketPolicy",
+                identity_type: None,
+            }
+        );
+        assert_eq!(
+            agrees(
+                r#"{"userIdentity":{"arn":"x","sessionContext":{"type":"Inner"},"type":"Root"},"eventSource":"a","eventName":"b"}"#
+            ),
+            Skim::Known {
+                source: "a",
+                name: "b",
+                identity_type: Some("Root"),
+            }
+        );
+    }
+
+    #[test]
+    fn nested_keys_and_strings_with_braces_do_not_confuse_it() {
+        assert_eq!(
+            agrees(
+                r#"{"requestParameters":{"policy":"{\"eventName\":\"x\"}]}","eventName":"inner"},"eventSource":"a","eventName":"b"}"#
+            ),
+            known("a", "b")
+        );
+    }
+
+    #[test]
+    fn is_unsure_whenever_the_full_parse_could_read_otherwise() {
+        for json in [
+            r#"{"eventSource":"a","eventName":"b","eventName":"c"}"#,
+            r#"{"eventSource":"a","eventSource":"a","eventName":"b"}"#,
+            r#"{"eventSource":"a","event\u004eame":"b"}"#,
+            r#"{"eventSource":"a","eventName":"Put\u0042ucketPolicy"}"#,
+            r#"{"eventSource":"a","eventName":123}"#,
+            r#"{"eventSource":"a","eventName":null}"#,
+            r#"{"eventSource":"a"}"#,
+            r#"{"eventName":"b"}"#,
+            r#"{"eventSource":"a","eventName":"é"}"#,
+            r#"{"eventSource":"a","eventName":"b""#,
+            r#"{"eventSource":"a","eventName":"b"} x"#,
+            r#"{"eventSource":"a","eventName":"b","userIdentity":{"type":"Root","type":"IAMUser"}}"#,
+            r#"{"eventSource":"a","eventName":"b","userIdentity":{"typ\u0065":"Root"}}"#,
+            r#"{"eventSource":"a","eventName":"b","userIdentity":{"type":null}}"#,
+            r#"{"eventSource":"a","eventName":"b","userIdentity":"Root"}"#,
+            r#"{"eventSource":"a","eventName":"b","userIdentity":{},"userIdentity":{"type":"Root"}}"#,
+            r#"["eventSource","a"]"#,
+            r#"{}"#,
+            "",
+        ] {
+            assert_eq!(agrees(json), Skim::Unknown, "{json}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_elsewhere_is_left_to_the_full_parse_only_when_wanted() {
+        let mut bytes = br#"{"userAgent":"x","eventSource":"a","eventName":"b"}"#.to_vec();
+        bytes[14] = 0xff;
+        assert_eq!(skim(&bytes), known("a", "b"));
+        assert!(Record::from_slice(&bytes).is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! Delivery of one object's alerts while it is being scanned: claim → publish → confirm, one
+//! bounded batch at a time.
+//!
+//! Memory does not grow with the number of alerts in an object: the scanner (on a blocking
+//! thread) drops repeats of a dedup key it has already passed on, remembering only a digest of
+//! each key, and hands the rest over a bounded channel, so a full channel stops the scan until
+//! the publisher has caught up. Each batch is confirmed in the dedup table as soon as SNS has
+//! accepted it, so the only window for a duplicate is one batch in flight (see the README's
+//! Reliability section for what exactly is guaranteed).
+
+use crate::detector::Alert;
+use crate::lambda::ports::{AlertSink, Claim, DedupStore};
+use sha2::{Digest, Sha256};
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+
+/// Alerts handed from the scanner to the publisher at most at once (back-pressure point).
+pub const ALERT_CHANNEL_CAPACITY: usize = 32;
+/// Alerts claimed, published and confirmed together: one SNS `PublishBatch`.
+pub const PUBLISH_BATCH: usize = 10;
+/// How long a claim outlives the deadline of the invocation that made it.
+pub const LEASE_MARGIN: Duration = Duration::from_secs(30);
+/// Attempts at marking a published alert as published before giving up.
+const CONFIRM_ATTEMPTS: u32 = 4;
+
+/// A fixed-size digest of a dedup key (keys can be 512 bytes; an object can hold 100,000).
+pub type KeyDigest = [u8; 32];
+
+/// The digest the dedup sets remember instead of the key.
+pub fn key_digest(dedup_key: &str) -> KeyDigest {
+    Sha256::digest(dedup_key.as_bytes()).into()
+}
+
+/// Dedup keys already handled in this invocation, shared by the objects it scans.
+pub type SeenKeys = Mutex<HashSet<KeyDigest>>;
+
+/// Counts of one object's delivery.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryCounts {
+    pub published: u64,
+    pub suppressed: u64,
+    /// Published, but the dedup table could not be told (a later delivery may repeat them).
+    pub unconfirmed: u64,
+    /// Not delivered: the object must be retried.
+    pub undelivered: u64,
+}
+
+/// Claims, publishes and confirms batches of one object's alerts.
+pub struct Delivery<'a, K, D> {
+    sink: &'a K,
+    dedup: &'a D,
+    seen: &'a SeenKeys,
+    lease_until: SystemTime,
+    confirm_backoff: Duration,
+    /// Counts so far.
+    pub counts: DeliveryCounts,
+    first_problem: Option<String>,
+}
+
+impl<'a, K: AlertSink, D: DedupStore> Delivery<'a, K, D> {
+    /// A delivery whose claims last until `lease_until`.
+    pub fn new(sink: &'a K, dedup: &'a D, seen: &'a SeenKeys, lease_until: SystemTime) -> Self {
+        Delivery {
+            sink,
+            dedup,
+            seen,
+            lease_until,
+            confirm_backoff: Duration::from_millis(50),
+            counts: DeliveryCounts::default(),
+            first_problem: None,
+        }
+    }
+
+    fn problem(&mut self, text: String) {
+        self.counts.undelivered += 1;
+        self.first_problem.get_or_insert(text);
+    }
+
+    fn forget(&self, dedup_key: &str) {
+        self.seen
+            .lock()
+            .expect("dedup set lock")
+            .remove(&key_digest(dedup_key));
+    }
+
+    /// Delivers one batch (at most [`PUBLISH_BATCH`] alerts): claim each, publish the claimed
+    /// ones, confirm each accepted one at once, release the rest.
+    pub async fn deliver(&mut self, batch: Vec<Alert>) {
+        let mut claimed = Vec::with_capacity(batch.len());
+        for alert in batch {
+            let first_time = self
+                .seen
+                .lock()
+                .expect("dedup set lock")
+                .insert(key_digest(&alert.dedup_key));
+            if !first_time {
+                self.counts.suppressed += 1;
+                continue;
+            }
+            match self.dedup.claim(&alert, self.lease_until).await {
+                Ok(Claim::Granted { token }) => claimed.push((alert, token)),
+                Ok(Claim::AlreadyPublished) => self.counts.suppressed += 1,
+                Ok(Claim::Busy) => {
+                    // Someone else may still publish it, or may have died doing so: never
+                    // acknowledge the object while that is undecided.
+                    self.forget(&alert.dedup_key);
+                    self.problem(format!("{} is claimed by another run", alert.dedup_key));
+                }
+                Err(e) => {
+                    self.forget(&alert.dedup_key);
+                    self.problem(format!("dedup claim failed: {e}"));
+                }
+            }
+        }
+        if claimed.is_empty() {
+            return;
+        }
+        let alerts: Vec<Alert> = claimed.iter().map(|(a, _)| a.clone()).collect();
+        let results = self.sink.publish(&alerts).await;
+        drop(alerts);
+        for ((alert, token), result) in claimed.iter().zip(results) {
+            match result {
+                Ok(()) => {
+                    self.counts.published += 1;
+                    self.confirm(alert, token).await;
+                }
+                Err(e) => {
+                    self.forget(&alert.dedup_key);
+                    if let Err(release_error) = self.dedup.release(alert, token).await {
+                        tracing::warn!(dedup_key = %alert.dedup_key, error = %release_error, "could not release claim; it ends with its lease");
+                    }
+                    self.problem(format!("publish failed for {}: {e}", alert.rule_id));
+                }
+            }
+        }
+    }
+
+    /// Marks a published alert as published, retrying: an unconfirmed claim would let a
+    /// later delivery publish it again once the lease is over.
+    async fn confirm(&mut self, alert: &Alert, token: &str) {
+        let mut delay = self.confirm_backoff;
+        for attempt in 1..=CONFIRM_ATTEMPTS {
+            match self.dedup.confirm(alert, token).await {
+                Ok(()) => return,
+                Err(e) if attempt == CONFIRM_ATTEMPTS => {
+                    // Delivered: failing the object would only publish it again.
+                    self.counts.unconfirmed += 1;
+                    tracing::error!(dedup_key = %alert.dedup_key, error = %e, attempts = attempt, "alert published but not marked published; a redelivery after the lease may repeat it");
+                }
+                Err(e) => {
+                    tracing::warn!(dedup_key = %alert.dedup_key, error = %e, attempt, "retrying dedup confirm");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                }
+            }
+        }
+    }
+
+    /// `Err` with the first problem when some alert was not delivered.
+    pub fn finish(self) -> Result<DeliveryCounts, (DeliveryCounts, String)> {
+        match self.first_problem {
+            None => Ok(self.counts),
+            Some(first) => Err((
+                self.counts,
+                format!(
+                    "{} alert(s) not delivered; first: {first}",
+                    self.counts.undelivered
+                ),
+            )),
+        }
+    }
+}

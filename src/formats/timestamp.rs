@@ -63,6 +63,30 @@ fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
+/// `YYYY-MM-DDTHH:MM:SS.mmmZ` for epoch milliseconds: the adapter turns its clock into an
+/// ASFF `UpdatedAt` with it (no date crate needed).
+pub fn rfc3339_millis(epoch_ms: i64) -> String {
+    let days = epoch_ms.div_euclid(86_400_000);
+    let ms_of_day = epoch_ms.rem_euclid(86_400_000);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        ms_of_day / 3_600_000,
+        ms_of_day / 60_000 % 60,
+        ms_of_day / 1000 % 60,
+        ms_of_day % 1000
+    )
+}
+
 /// The timestamp when it is a well-formed UTC time (see [`epoch_millis`]).
 pub fn valid_utc(text: &str) -> Option<&str> {
     epoch_millis(text).map(|_| text)
@@ -84,6 +108,22 @@ mod tests {
             Some(951_868_799_500)
         );
         assert_eq!(epoch_millis("1969-12-31T23:59:59Z"), Some(-1000));
+    }
+
+    #[test]
+    fn millis_format_and_parse_back() {
+        assert_eq!(rfc3339_millis(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_millis(951_868_799_500), "2000-02-29T23:59:59.500Z");
+        assert_eq!(rfc3339_millis(-1000), "1969-12-31T23:59:59.000Z");
+        for ms in [
+            0,
+            1_722_515_157_123,
+            4_102_444_800_000,
+            -86_400_001,
+            951_782_400_000,
+        ] {
+            assert_eq!(epoch_millis(&rfc3339_millis(ms)), Some(ms), "{ms}");
+        }
     }
 
     #[test]

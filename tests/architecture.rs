@@ -1,4 +1,4 @@
-//! The detector library stays pure: no AWS SDK, no async runtime, no network, no file system,
+//! The detector library and the alert formats stay pure: no AWS SDK, no async runtime, no network, no file system,
 //! no wall clock. The adapters (`src/lambda`, `src/cli`) own all I/O.
 
 use std::path::Path;
@@ -17,11 +17,13 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
 #[test]
 fn the_detector_imports_no_io_or_aws() {
     let mut files = Vec::new();
-    rust_files(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src/detector"),
-        &mut files,
-    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    rust_files(&root.join("src/detector"), &mut files);
     assert!(files.len() >= 10);
+    // The alert renderings (e-mail, chat, ASFF, OCSF) are pure too.
+    let before = files.len();
+    rust_files(&root.join("src/formats"), &mut files);
+    assert!(files.len() >= before + 5);
     let forbidden = [
         "aws_",
         "aws-",

@@ -237,6 +237,61 @@ fn text_format_is_readable_and_escaped() {
 }
 
 #[test]
+fn ocsf_format_prints_one_detection_finding_per_line() {
+    let dir = fixture("stratus");
+    let alerts = stdout_alerts(&run(&["scan", dir.to_str().unwrap()]));
+    let out = run(&["scan", "--format", "ocsf", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let events = stdout_alerts(&out);
+    assert_eq!(events.len(), alerts.len());
+    assert!(!events.is_empty());
+    for (e, alert) in events.iter().zip(&alerts) {
+        assert_eq!(e["class_uid"], 2004);
+        assert_eq!(e["type_uid"], 200401);
+        assert_eq!(e["metadata"]["version"], "1.1.0");
+        assert_eq!(e["metadata"]["product"]["vendor_name"], "trailwatch");
+        assert_eq!(e["cloud"]["provider"], "AWS");
+        assert!(e["time"].as_i64().unwrap() > 1_500_000_000_000, "{e}");
+        let rule = alert["rule_id"].as_str().unwrap();
+        assert_eq!(e["finding_info"]["analytic"]["uid"], rule);
+        assert!(
+            e["finding_info"]["uid"]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("trailwatch/{rule}/"))
+        );
+    }
+}
+
+#[test]
+fn email_format_prints_what_a_subscriber_reads() {
+    let out = run(&[
+        "scan",
+        "--format",
+        "email",
+        fixture("stratus/aws.exfiltration.ec2-share-ami.json.gz")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with(
+            "Subject: [HIGH] Resource shared with an unknown external account\n\n[HIGH] Resource shared"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\nOUTSIDE PARTIES\n  Accounts         846424999548\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("#/events/1f00bcfa-e050-4c2e-b99b-768ebe3a3dd3"),
+        "{text}"
+    );
+}
+
+#[test]
 fn rules_lists_the_catalogue() {
     let out = run(&["rules"]);
     assert_eq!(out.status.code(), Some(0));

@@ -8,6 +8,7 @@ use crate::detector::{
     Alert, Detector, DetectorConfig, LogKind, ReaderConfig, ScanSink, ScanStats, Severity,
     SkippedRecord, scan_log_to,
 };
+use crate::formats;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::collections::HashSet;
 use std::fs::File;
@@ -67,6 +68,10 @@ enum ScanFormat {
     Jsonl,
     /// Readable text.
     Text,
+    /// One OCSF 1.1.0 Detection Finding (class 2004) JSON object per line.
+    Ocsf,
+    /// What an e-mail subscriber to the alert topic reads, one message after another.
+    Email,
 }
 
 #[derive(Debug, clap::Args)]
@@ -383,6 +388,13 @@ impl ScanSink for CliSink<'_> {
                 .map_err(io::Error::other)
                 .and_then(|()| self.out.write_all(b"\n")),
             ScanFormat::Text => writeln!(self.out, "{}", alert.to_text()),
+            ScanFormat::Ocsf => write_ocsf(&mut *self.out, &alert),
+            ScanFormat::Email => write!(
+                self.out,
+                "Subject: {}\n\n{}\n",
+                formats::email::subject(&alert),
+                formats::email::render(&alert)
+            ),
         };
         if written.is_err() {
             *self.output_closed = true;
@@ -400,6 +412,17 @@ impl ScanSink for CliSink<'_> {
             clean(&skipped.reason, 512),
         );
     }
+}
+
+/// One OCSF line; an alert without a usable `eventTime` is stamped with the time of the scan.
+fn write_ocsf(out: &mut dyn Write, alert: &Alert) -> io::Result<()> {
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .ok();
+    let event = formats::ocsf::detection_finding(alert, now_ms).map_err(io::Error::other)?;
+    serde_json::to_writer(&mut *out, &event).map_err(io::Error::other)?;
+    out.write_all(b"\n")
 }
 
 /// A path as printed on stderr: control, bidi and invisible characters escaped, so a file

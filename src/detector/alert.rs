@@ -224,7 +224,8 @@ pub(crate) fn bounded(text: &str, max: usize) -> String {
     format!("{}#{hash:016x}", &text[..cut])
 }
 
-fn fnv1a64(bytes: &[u8]) -> u64 {
+/// 64-bit FNV-1a: a stable, dependency-free hash for ids derived from dedup keys.
+pub(crate) fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf29ce484222325;
     for b in bytes {
         hash ^= u64::from(*b);

@@ -190,6 +190,9 @@ mod tests {
                 match row.selector.name {
                     crate::detector::rule::NameMatch::Exact(n)
                     | crate::detector::rule::NameMatch::Prefix(n) => n,
+                    crate::detector::rule::NameMatch::AnyEventByIdentityType(_) => {
+                        unreachable!("exposure rows route by event")
+                    }
                 },
             );
             let id_key = if source == RDS {

@@ -442,7 +442,6 @@ mod tests {
             event_time: None,
             event_name: "ModifySnapshotAttribute".into(),
             event_source: "ec2.amazonaws.com".into(),
-            error_code: None,
             account_id: Some("111122223333".into()),
             region: None,
             actor: Actor::default(),

@@ -64,3 +64,7 @@ grep -h '"object processed"' "$WORK/watch.log" | .venv/bin/python scripts/demo_a
 
 echo "==> alerts that reached the subscribed queue"
 .venv/bin/python scripts/demo_aws.py read
+
+echo "==> what an e-mail subscriber reads for one of them (MessageStructure json, the email key)"
+cargo run --quiet --bin trailwatch -- scan --format email \
+  tests/fixtures/stratus/aws.exfiltration.ec2-share-ami.json.gz 2>/dev/null || true

@@ -103,12 +103,10 @@ async fn alerts_reach_subscribers_with_filterable_attributes() {
         stack.upload(&key, stratus(name)).await;
         keys.push(key);
     }
-    // A log that raises nothing beside them.
-    let quiet = format!("{PREFIX}routine-bedrock-reads.json.gz");
-    stack
-        .upload(&quiet, stratus("../quiet/routine-bedrock-reads"))
-        .await;
-    keys.push(quiet);
+    let stop = "aws.defense-evasion.cloudtrail-stop";
+    let key = format!("{PREFIX}{stop}.json.gz");
+    stack.upload(&key, stratus(stop)).await;
+    keys.push(key);
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     let response = stack
         .processor()

@@ -223,7 +223,11 @@ pub fn prepare(alert: &Alert) -> PreparedMessage {
         }
     };
     PreparedMessage {
-        body: body_within_limit(alert, MAX_BODY_BYTES),
+        // One message per protocol (MessageStructure json): machine subscribers get the alert
+        // JSON under `default`, e-mail a readable text, SMS one line; all within the limit.
+        body: crate::formats::sns::message_within(alert, MAX_BODY_BYTES, |budget| {
+            body_within_limit(alert, budget)
+        }),
         subject: subject(alert),
         attributes: vec![
             ("rule_id", attribute(&alert.rule_id)),
@@ -292,6 +296,7 @@ impl SnsSink {
         let mut entry = PublishBatchRequestEntry::builder()
             .id(id.to_string())
             .message(&m.body)
+            .message_structure("json")
             .subject(&m.subject);
         for (name, value) in &m.attributes {
             entry = entry.message_attributes(

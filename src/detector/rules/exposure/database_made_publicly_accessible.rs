@@ -95,7 +95,7 @@ static META: RuleMeta = RuleMeta {
     implements: SourceRule {
         vendor: "Elastic",
         name: "AWS RDS DB Instance Made Public",
-        id: "aws-rds-db-instance-made-public",
+        id: "9efb3f79-b77b-466a-9fa0-3645d22d1e7f",
     },
     notes: &[
         "Covers creations, restores and read replicas, and Redshift clusters, not only ModifyDBInstance.",

@@ -13,7 +13,7 @@
 //! unpinned GitHub OIDC trust lets any GitHub repository in the world take the role.
 //!
 //! **Published rule.** Elastic "AWS IAM Assume Role Policy Update"
-//! (a1329140-8de3-4445-9f87-908fb6d824f4), which fires on every `UpdateAssumeRolePolicy`.
+//! (a60326d7-dca7-4fb7-93eb-1ca03a1febbd), which fires on every `UpdateAssumeRolePolicy`.
 //!
 //! **How we differ.** We read the trust policy: updates that only trust the owner's account,
 //! AWS services or a pinned identity provider stay silent, and `CreateRole` is covered too (the

@@ -11,7 +11,7 @@
 //! from taking effect; attackers remove it first, then make the data public (the public ACL or
 //! policy itself alerts as `resource-shared-with-external-account`).
 //!
-//! **Published rule.** Panther `AWS.CloudTrail.SecurityConfigChange` (its
+//! **Published rule.** Panther `AWS.CloudTrail.SecurityConfigurationChange` (its
 //! `DeleteAccountPublicAccessBlock` action), extended to the bucket level and to settings
 //! turned off without deleting the configuration.
 //!

@@ -27,7 +27,7 @@ const SHOWN_DETAILS: &[&str] = &[
 ];
 
 /// The SNS `Subject` (the e-mail's subject line): `[HIGH] Title`, printable ASCII only, at
-/// most 100 characters, as SNS requires. Same text as `lambda::sns::subject`.
+/// most 100 characters, as SNS requires (the SNS sink uses it for every protocol).
 pub fn subject(alert: &Alert) -> String {
     let raw = format!(
         "[{}] {}",

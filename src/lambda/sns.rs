@@ -44,28 +44,10 @@ impl PreparedMessage {
     }
 }
 
-/// `[HIGH] Title`: ASCII printable only, at most 100 characters, as SNS requires.
+/// `[HIGH] Title`: ASCII printable only, at most 100 characters, as SNS requires (the e-mail's
+/// subject line too, so it is defined once, beside the e-mail).
 pub fn subject(alert: &Alert) -> String {
-    let raw = format!(
-        "[{}] {}",
-        alert.severity.as_str().to_uppercase(),
-        alert.title
-    );
-    let mut clean: String = raw
-        .chars()
-        .map(|c| {
-            if c.is_ascii_graphic() || c == ' ' {
-                c
-            } else {
-                '?'
-            }
-        })
-        .collect();
-    if clean.len() > 100 {
-        clean.truncate(97);
-        clean.push_str("...");
-    }
-    clean
+    crate::formats::email::subject(alert)
 }
 
 /// Longest string kept by the third step, which bounds every field.

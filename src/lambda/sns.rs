@@ -387,6 +387,7 @@ mod tests {
             log_object: LogObject::default(),
             record,
             record_truncated: false,
+            expired_exceptions: Vec::new(),
         }
     }
 

@@ -200,6 +200,14 @@ impl Alert {
             "  details: {}\n",
             clean(&self.details.to_string(), 1000)
         ));
+        for expired in &self.expired_exceptions {
+            out.push_str(&format!(
+                "  exception {} (owner {}) would have suppressed this but expired {}\n",
+                clean(&expired.name, 120),
+                clean(&expired.owner, 120),
+                clean(&expired.expires, 40),
+            ));
+        }
         out
     }
 }

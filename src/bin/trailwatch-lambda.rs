@@ -63,6 +63,21 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .force_path_style(path_style)
             .build(),
     );
+    // TRAILWATCH_CONFIG: the tuning file, loaded and validated once; the environment wins.
+    let config = match config.tuning_source.clone() {
+        Some(source) => {
+            let task_root = std::env::var_os("LAMBDA_TASK_ROOT").map(std::path::PathBuf::from);
+            let tuning = source
+                .load(&s3, task_root.as_deref())
+                .await
+                .inspect_err(|e| tracing::error!(error = %e, "invalid tuning file"))?;
+            for refusal in &tuning.refused {
+                tracing::warn!(refusal = %refusal, "Sigma rule refused");
+            }
+            LambdaConfig::from_env_with(&tuning)?
+        }
+        None => config,
+    };
     let sns = aws_sdk_sns::Client::new(&aws);
     let dedup = match &config.dedup_table {
         Some(table) => Dedup::Table(DynamoDedupStore::new(

@@ -1,12 +1,14 @@
 //! The `trailwatch` command line: a thin adapter that feeds files to the detector library.
 
+pub mod tuning;
+
 use crate::detector::engine::{parse_accounts, parse_organizations, parse_rule_ids};
 use crate::detector::keys::{KeyKind, classify_key};
 use crate::detector::text::clean;
 use crate::detector::threshold::{MemoryWindowStore, ThresholdGate};
 use crate::detector::{
     Alert, Detector, DetectorConfig, LogKind, ReaderConfig, ScanSink, ScanStats, Severity,
-    SkippedRecord, scan_log_to,
+    SkippedRecord, Suppression, scan_log_to,
 };
 use crate::formats;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -28,12 +30,45 @@ pub struct Cli {
 enum Command {
     /// Scan CloudTrail log files (.json, .json.gz), directories (recursively) or stdin (-).
     Scan(ScanArgs),
-    /// List the rule catalogue with its metadata.
+    /// List the rule catalogue with its metadata, or test Sigma rules against examples.
     Rules(RulesArgs),
+    /// Check a configuration file.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigAction {
+    /// Validate a configuration file and the Sigma rules it names; exits 2 on an error.
+    Check {
+        /// The YAML configuration file.
+        file: PathBuf,
+        /// Also fail when a Sigma rule is refused.
+        #[arg(long)]
+        strict: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum RulesAction {
+    /// Run Sigma rules (a file or a directory) against the example records in their
+    /// `<rule>.test.yml` side files; exits 1 on a miss.
+    Test {
+        /// A Sigma rule file or a directory of them.
+        path: PathBuf,
+    },
 }
 
 #[derive(Debug, clap::Args)]
 struct ScanArgs {
+    /// The YAML configuration file (docs/configuration.md); flags given here override it.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Print each alert an exception suppressed, and which exception, on stderr.
+    #[arg(long)]
+    show_excepted: bool,
     /// Accounts that may be shared with without an alert (comma-separated 12-digit ids).
     #[arg(long, value_name = "ID,ID")]
     trusted_accounts: Option<String>,
@@ -48,9 +83,9 @@ struct ScanArgs {
     /// Do not run these rules (comma-separated ids).
     #[arg(long, value_name = "ID,...")]
     exclude_rules: Option<String>,
-    /// Skip rules below this severity.
-    #[arg(long, value_name = "S", default_value = "info")]
-    min_severity: Severity,
+    /// Skip rules, and alerts, below this severity (default: the file's, else info).
+    #[arg(long, value_name = "S")]
+    min_severity: Option<Severity>,
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = ScanFormat::Jsonl)]
     format: ScanFormat,
@@ -76,6 +111,11 @@ enum ScanFormat {
 
 #[derive(Debug, clap::Args)]
 struct RulesArgs {
+    #[command(subcommand)]
+    action: Option<RulesAction>,
+    /// List the Sigma rules this configuration file loads too.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = RulesFormat::Text)]
     format: RulesFormat,
@@ -125,7 +165,14 @@ pub fn main() -> i32 {
 /// Runs a parsed command line, writing results to `out` and diagnostics to `err`.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, progress: bool) -> i32 {
     match cli.command {
-        Command::Rules(args) => list_rules(args.format, out, err),
+        Command::Rules(RulesArgs {
+            action: Some(RulesAction::Test { path }),
+            ..
+        }) => test_rules(&path, out, err),
+        Command::Rules(args) => list_rules(args.format, args.config.as_deref(), out, err),
+        Command::Config {
+            action: ConfigAction::Check { file, strict },
+        } => check_config(&file, strict, out, err),
         Command::Scan(args) => match scan(args, out, err, progress) {
             Ok(code) => code,
             Err(e) => {
@@ -136,13 +183,42 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, progress: bool) -
     }
 }
 
-fn list_rules(format: RulesFormat, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+fn list_rules(
+    format: RulesFormat,
+    config: Option<&Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     let detector = Detector::new(&DetectorConfig::default()).expect("default config is valid");
     let metas: Vec<_> = detector.rules().collect();
+    let sigma = match config.map(tuning::load_file).transpose() {
+        Ok(loaded) => loaded.map(|l| l.sigma_rules).unwrap_or_default(),
+        Err(e) => {
+            let _ = writeln!(err, "trailwatch: error: {e}");
+            return EXIT_INPUT_ERROR;
+        }
+    };
     let written = match format {
-        RulesFormat::Json => serde_json::to_writer_pretty(&mut *out, &metas)
-            .map_err(io::Error::other)
-            .and_then(|()| writeln!(out)),
+        RulesFormat::Json => {
+            let sigma: Vec<serde_json::Value> = sigma
+                .rules()
+                .iter()
+                .map(|r| {
+                    serde_json::json!({"id": r.rule_id, "title": r.title, "severity": r.severity,
+                        "risk_score": r.risk_score, "references": r.references,
+                        "false_positives": r.false_positives, "origin": r.origin,
+                        "runs_on_every_record": r.runs_on_every_record()})
+                })
+                .collect();
+            let mut all: Vec<serde_json::Value> = metas
+                .iter()
+                .map(|m| serde_json::to_value(m).unwrap_or_default())
+                .collect();
+            all.extend(sigma);
+            serde_json::to_writer_pretty(&mut *out, &all)
+                .map_err(io::Error::other)
+                .and_then(|()| writeln!(out))
+        }
         RulesFormat::Text => metas.iter().try_for_each(|m| {
             let attack: Vec<String> = m
                 .mitre_attack
@@ -162,6 +238,25 @@ fn list_rules(format: RulesFormat, out: &mut dyn Write, err: &mut dyn Write) -> 
                 name = m.implements.name,
                 sid = m.implements.id,
             )
+        })
+        .and_then(|()| {
+            sigma.rules().iter().try_for_each(|r| {
+                writeln!(
+                    out,
+                    "{id}\n  {title}\n  severity {sev}, risk {risk}, dedup {dedup} min\n  Sigma rule from {origin}{every}\n",
+                    id = r.rule_id,
+                    title = r.title,
+                    sev = r.severity,
+                    risk = r.risk_score,
+                    dedup = r.dedup_period_minutes,
+                    origin = r.origin,
+                    every = if r.runs_on_every_record() {
+                        " (pins no eventSource/eventName: runs on every record)"
+                    } else {
+                        ""
+                    },
+                )
+            })
         }),
     };
     match written {
@@ -182,6 +277,7 @@ struct Totals {
     records: u64,
     skipped: u64,
     alerts: u64,
+    suppressed: u64,
     errors: u64,
     bytes: u64,
 }
@@ -192,6 +288,7 @@ impl Totals {
         self.records += stats.records;
         self.skipped += stats.skipped_records;
         self.alerts += stats.alerts;
+        self.suppressed += stats.suppressed;
         self.bytes += stats.decompressed_bytes;
         if stats.kind == LogKind::Digest {
             self.digests += 1;
@@ -206,25 +303,54 @@ fn scan(
     progress: bool,
 ) -> anyhow::Result<i32> {
     use anyhow::Context;
-    let config = DetectorConfig {
-        trusted_accounts: match &args.trusted_accounts {
-            Some(list) => parse_accounts(list).context("--trusted-accounts")?,
-            None => Default::default(),
-        },
-        trusted_organizations: match &args.trusted_organizations {
-            Some(list) => parse_organizations(list).context("--trusted-organizations")?,
-            None => Default::default(),
-        },
-        disabled_rules: match &args.exclude_rules {
-            Some(list) => parse_rule_ids(list).context("--exclude-rules")?,
-            None => Default::default(),
-        },
-        only_rules: match &args.rules {
-            Some(list) => Some(parse_rule_ids(list).context("--rules")?),
-            None => None,
-        },
-        min_severity: args.min_severity,
+    let mut config = DetectorConfig::default();
+    if let Some(path) = &args.config {
+        let loaded = tuning::load_file(path)?;
+        report_refusals(&loaded, err)?;
+        loaded.apply(&mut config);
+    }
+    // Flags win over the file: lists given on the command line replace the file's, except
+    // --exclude-rules, which adds to the rules the file disables.
+    if let Some(list) = &args.trusted_accounts {
+        config.trusted_accounts = parse_accounts(list).context("--trusted-accounts")?;
+    }
+    if let Some(list) = &args.trusted_organizations {
+        config.trusted_organizations =
+            parse_organizations(list).context("--trusted-organizations")?;
+    }
+    let known = |id: &str| {
+        crate::detector::rules::CATALOGUE
+            .iter()
+            .any(|r| r.meta().id == id)
+            || config.sigma_rules.rules().iter().any(|r| r.rule_id == id)
     };
+    let rule_list =
+        |list: &str, flag: &str| -> anyhow::Result<std::collections::BTreeSet<String>> {
+            match parse_rule_ids(list) {
+                Ok(ids) => Ok(ids),
+                Err(_) => crate::detector::engine::split_list(list)
+                    .map(|id| {
+                        if known(id) {
+                            Ok(id.to_owned())
+                        } else {
+                            Err(anyhow::anyhow!(
+                                "{flag}: unknown rule id {id:?} (see `trailwatch rules`)"
+                            ))
+                        }
+                    })
+                    .collect(),
+            }
+        };
+    if let Some(list) = &args.exclude_rules {
+        let ids = rule_list(list, "--exclude-rules")?;
+        config.disabled_rules.extend(ids);
+    }
+    if let Some(list) = &args.rules {
+        config.only_rules = Some(rule_list(list, "--rules")?);
+    }
+    if let Some(min) = args.min_severity {
+        config.min_severity = min;
+    }
     let detector = Detector::new(&config)?;
     let reader_config = ReaderConfig {
         max_decompressed_bytes: args.max_decompressed_bytes,
@@ -293,6 +419,7 @@ fn scan(
                 out: &mut *out,
                 err: &mut *err,
                 format: args.format,
+                show_excepted: args.show_excepted,
                 output_closed: &mut output_closed,
                 shown_location: shown(&input),
                 gate: &mut threshold_gate,
@@ -328,15 +455,24 @@ fn scan(
     if progress {
         write!(err, "\r\x1b[2K")?;
     }
+    for (name, count) in detector.exception_counts() {
+        if count > 0 || args.show_excepted {
+            writeln!(
+                err,
+                "trailwatch: exception {name:?} suppressed {count} alerts"
+            )?;
+        }
+    }
     let elapsed = started.elapsed();
     let megabytes = totals.bytes as f64 / 1e6;
     writeln!(
         err,
-        "trailwatch: {} files ({} digests), {} records, {} alerts, {} skipped records, {} errors in {:.2}s ({:.1} MB/s decompressed)",
+        "trailwatch: {} files ({} digests), {} records, {} alerts, {} suppressed by exceptions, {} skipped records, {} errors in {:.2}s ({:.1} MB/s decompressed)",
         totals.files,
         totals.digests,
         totals.records,
         totals.alerts,
+        totals.suppressed,
         totals.skipped,
         totals.errors,
         elapsed.as_secs_f64(),
@@ -356,6 +492,8 @@ struct CliSink<'a> {
     out: &'a mut dyn Write,
     err: &'a mut dyn Write,
     format: ScanFormat,
+    /// `--show-excepted`: name each alert an exception suppressed, and which exception.
+    show_excepted: bool,
     /// Set once stdout is gone (a closed pipe): alerts are still counted, not written.
     output_closed: &'a mut bool,
     shown_location: String,
@@ -411,6 +549,23 @@ impl ScanSink for CliSink<'_> {
             clean(skipped.event_id.as_deref().unwrap_or("unknown"), 128),
             clean(&skipped.reason, 512),
         );
+    }
+
+    fn suppressed(&mut self, suppression: Suppression) {
+        if self.show_excepted {
+            let a = &suppression.alert;
+            let _ = writeln!(
+                self.err,
+                "excepted by {:?}: [{}] {} ({}) event {} at {}: {}",
+                clean(&suppression.exception, 200),
+                a.severity,
+                a.title,
+                a.rule_id,
+                clean(a.event_id.as_deref().unwrap_or("-"), 80),
+                clean(a.event_time.as_deref().unwrap_or("-"), 40),
+                a.summary,
+            );
+        }
     }
 }
 
@@ -529,4 +684,173 @@ fn is_log_file(path: &Path) -> bool {
         .unwrap_or_default();
     let is_json = name.ends_with(".json") || name.ends_with(".json.gz");
     is_json && !matches!(classify_key(&text), KeyKind::Digest | KeyKind::Insight)
+}
+
+/// Warns about Sigma rules that did not load.
+fn report_refusals(loaded: &tuning::LoadedTuning, err: &mut dyn Write) -> io::Result<()> {
+    if loaded.file.sigma_directory.is_some() {
+        writeln!(
+            err,
+            "trailwatch: {} Sigma rules loaded, {} refused",
+            loaded.sigma_rules.rules().len(),
+            loaded.refused.len()
+        )?;
+    }
+    for refusal in &loaded.refused {
+        writeln!(err, "trailwatch: warning: Sigma rule refused: {refusal}")?;
+    }
+    Ok(())
+}
+
+fn check_config(file: &Path, strict: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let loaded = match tuning::load_file(file) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            let _ = writeln!(err, "trailwatch: error: {e}");
+            return EXIT_INPUT_ERROR;
+        }
+    };
+    let mut config = DetectorConfig::default();
+    loaded.apply(&mut config);
+    if let Err(e) = Detector::new(&config) {
+        let _ = writeln!(err, "trailwatch: error: {}: {e}", file.display());
+        return EXIT_INPUT_ERROR;
+    }
+    if report_refusals(&loaded, err).is_err() {
+        return EXIT_INPUT_ERROR;
+    }
+    let f = &loaded.file;
+    let _ = writeln!(
+        out,
+        "{}: ok: {} trusted accounts, {} trusted organizations, {} disabled rules, {} severity overrides, {} exceptions, {} Sigma rules ({} refused)",
+        file.display(),
+        f.trusted_accounts.len(),
+        f.trusted_organizations.len(),
+        f.disabled_rules.len(),
+        f.severity_overrides.len(),
+        f.exceptions.len(),
+        loaded.sigma_rules.rules().len(),
+        loaded.refused.len(),
+    );
+    if strict && !loaded.refused.is_empty() {
+        EXIT_INPUT_ERROR
+    } else {
+        EXIT_CLEAN
+    }
+}
+
+/// Example records for one Sigma rule file: `<rule>.test.yml` beside it.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RuleExamples {
+    /// CloudTrail records the rule must match.
+    #[serde(default, rename = "match")]
+    must_match: Vec<serde_json::Value>,
+    /// CloudTrail records it must not match.
+    #[serde(default)]
+    no_match: Vec<serde_json::Value>,
+}
+
+fn examples_path(rule: &Path) -> PathBuf {
+    let name = rule
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let stem = name
+        .strip_suffix(".yml")
+        .or_else(|| name.strip_suffix(".yaml"))
+        .unwrap_or(&name);
+    rule.with_file_name(format!("{stem}.test.yml"))
+}
+
+fn test_rules(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+    let sources = if path.is_dir() {
+        tuning::read_sigma_dir(path)
+    } else {
+        std::fs::read_to_string(path).map(|t| vec![(path.display().to_string(), t)])
+    };
+    let sources = match sources {
+        Ok(s) => s,
+        Err(e) => {
+            let _ = writeln!(err, "trailwatch: error: {}: {e}", path.display());
+            return EXIT_INPUT_ERROR;
+        }
+    };
+    let mut failures = 0;
+    let mut passed = 0;
+    for (origin, text) in &sources {
+        let loaded = crate::detector::sigma::load(
+            &[(origin.clone(), text.clone())],
+            crate::detector::sigma::DEFAULT_DEDUP_PERIOD_MINUTES,
+            |_| false,
+        );
+        for refusal in &loaded.refused {
+            failures += 1;
+            let _ = writeln!(out, "FAIL {refusal}");
+        }
+        let side = examples_path(Path::new(origin));
+        let examples: RuleExamples = match std::fs::read_to_string(&side) {
+            Ok(t) => match yaml_serde::from_str(&t) {
+                Ok(e) => e,
+                Err(e) => {
+                    failures += 1;
+                    let _ = writeln!(out, "FAIL {}: {e}", side.display());
+                    continue;
+                }
+            },
+            Err(e) => {
+                failures += loaded.rules.rules().len();
+                for rule in loaded.rules.rules() {
+                    let _ = writeln!(
+                        out,
+                        "FAIL {} ({origin}): no examples: {}: {e}",
+                        rule.rule_id,
+                        side.display()
+                    );
+                }
+                continue;
+            }
+        };
+        for rule in loaded.rules.rules() {
+            let mut misses = Vec::new();
+            if examples.must_match.is_empty() {
+                misses.push("the examples file has no `match` record".to_owned());
+            }
+            for (i, record) in examples.must_match.iter().enumerate() {
+                if !rule.matches(record) {
+                    misses.push(format!("match[{i}] did not match"));
+                }
+            }
+            for (i, record) in examples.no_match.iter().enumerate() {
+                if rule.matches(record) {
+                    misses.push(format!("no_match[{i}] matched"));
+                }
+            }
+            if misses.is_empty() {
+                passed += 1;
+                let _ = writeln!(
+                    out,
+                    "ok   {} {:?}: {} match, {} no_match",
+                    rule.rule_id,
+                    rule.title,
+                    examples.must_match.len(),
+                    examples.no_match.len()
+                );
+            } else {
+                failures += 1;
+                let _ = writeln!(
+                    out,
+                    "FAIL {} ({origin}): {}",
+                    rule.rule_id,
+                    misses.join("; ")
+                );
+            }
+        }
+    }
+    let _ = writeln!(out, "{passed} passed, {failures} failed");
+    if failures > 0 {
+        EXIT_ALERTS
+    } else {
+        EXIT_CLEAN
+    }
 }

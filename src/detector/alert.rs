@@ -1,5 +1,6 @@
 //! The alert: one JSON shape for the CLI's output and the SNS message body.
 
+use crate::detector::exceptions::ExpiredException;
 use crate::detector::record::Record;
 use crate::detector::rule::{Attack, Finding, RuleMeta, Severity};
 use crate::detector::text::clean;
@@ -90,6 +91,9 @@ pub struct Alert {
     /// a [`ThresholdGate`](crate::detector::threshold::ThresholdGate) releases it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub threshold: Option<ThresholdState>,
+    /// Exceptions that would have suppressed this alert had they not expired.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expired_exceptions: Vec<ExpiredException>,
 }
 
 /// Longest dedup key kept verbatim; longer keys end in a hash of their tail.
@@ -102,6 +106,27 @@ fn owned(s: Option<&str>) -> Option<String> {
 impl Alert {
     /// Builds the alert for `finding`, raised by the rule `meta` on `record`.
     pub fn new(meta: &RuleMeta, finding: Finding, record: &Record<'_>, log: LogObject) -> Self {
+        let mut alert = Alert::for_rule(meta.id, meta.title, meta.severity, finding, record, log);
+        alert.risk_score = meta.risk_score;
+        alert.mitre_attack = meta.mitre_attack.iter().map(AttackRef::from).collect();
+        alert.references = meta.references.iter().map(|s| s.to_string()).collect();
+        alert.triage = meta.triage.iter().map(|s| s.to_string()).collect();
+        alert.false_positives = meta.false_positives.iter().map(|s| s.to_string()).collect();
+        alert.dedup_period_minutes = meta.dedup_period_minutes;
+        alert
+    }
+
+    /// The record-derived part of an alert for rule `rule_id`; the caller fills in the rule's
+    /// metadata (risk score, ATT&CK, references, triage, dedup period). Rules that are not in
+    /// the compiled catalogue (Sigma) use this.
+    pub fn for_rule(
+        rule_id: &str,
+        title: &str,
+        severity: Severity,
+        finding: Finding,
+        record: &Record<'_>,
+        log: LogObject,
+    ) -> Self {
         let identity = record.user_identity.as_ref();
         let actor = Actor {
             arn: owned(identity.and_then(|u| u.arn.as_deref())),
@@ -123,17 +148,17 @@ impl Alert {
         let account_id = owned(record.owner_account());
         let threshold = finding
             .threshold
-            .map(|request| ThresholdState::pending(meta.id, request));
+            .map(|request| ThresholdState::pending(rule_id, request));
         let dedup_key = dedup_key(
-            meta.id,
+            rule_id,
             account_id.as_deref().unwrap_or("-"),
             &finding.dedup_parts,
         );
         Alert {
-            rule_id: meta.id.to_owned(),
-            title: meta.title.to_owned(),
-            severity: finding.severity.unwrap_or(meta.severity),
-            risk_score: meta.risk_score,
+            rule_id: rule_id.to_owned(),
+            title: title.to_owned(),
+            severity: finding.severity.unwrap_or(severity),
+            risk_score: 0,
             summary: clean(&finding.summary, 600),
             event_id: owned(record.event_id.as_deref()),
             event_time: owned(record.event_time.as_deref()),
@@ -144,16 +169,17 @@ impl Alert {
             region: owned(record.aws_region.as_deref()),
             actor,
             details: finding.details,
-            mitre_attack: meta.mitre_attack.iter().map(AttackRef::from).collect(),
-            references: meta.references.iter().map(|s| s.to_string()).collect(),
-            triage: meta.triage.iter().map(|s| s.to_string()).collect(),
-            false_positives: meta.false_positives.iter().map(|s| s.to_string()).collect(),
+            mitre_attack: Vec::new(),
+            references: Vec::new(),
+            triage: Vec::new(),
+            false_positives: Vec::new(),
             dedup_key,
-            dedup_period_minutes: meta.dedup_period_minutes,
+            dedup_period_minutes: 0,
             log_object: log,
             record: record.to_value(),
             record_truncated: false,
             threshold,
+            expired_exceptions: Vec::new(),
         }
     }
 
@@ -190,6 +216,14 @@ impl Alert {
             "  details: {}\n",
             clean(&self.details.to_string(), 1000)
         ));
+        for expired in &self.expired_exceptions {
+            out.push_str(&format!(
+                "  exception {} (owner {}) would have suppressed this but expired {}\n",
+                clean(&expired.name, 120),
+                clean(&expired.owner, 120),
+                clean(&expired.expires, 40),
+            ));
+        }
         out
     }
 }

@@ -3,15 +3,18 @@
 
 use crate::detector::alert::{Alert, LogObject};
 use crate::detector::arn::is_account_id;
+use crate::detector::exceptions::{Exception, ExceptionVerdict, judge};
 use crate::detector::reader::{LogKind, LogReader, ReadError, ReaderConfig};
 use crate::detector::record::Record;
 use crate::detector::rule::{
     FailedCalls, NameMatch, Rule, RuleContext, RuleMeta, Severity, Unevaluable,
 };
 use crate::detector::rules::CATALOGUE;
+use crate::detector::sigma::{NameSelector, RecordEvent, SigmaRule, SigmaRules};
 use crate::detector::skim::{Skim, skim};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Detector settings, validated once by [`Detector::new`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,8 +28,14 @@ pub struct DetectorConfig {
     pub disabled_rules: BTreeSet<String>,
     /// When set, only these rules run.
     pub only_rules: Option<BTreeSet<String>>,
-    /// Rules below this severity do not run.
+    /// Alerts below this severity are not raised (after severity overrides).
     pub min_severity: Severity,
+    /// Per-rule severity, replacing the rule's own for every alert it raises.
+    pub severity_overrides: BTreeMap<String, Severity>,
+    /// Named exceptions, in order: the first live one that matches suppresses the alert.
+    pub exceptions: Vec<Exception>,
+    /// User rules in Sigma, run beside the catalogue.
+    pub sigma_rules: SigmaRules,
 }
 
 impl Default for DetectorConfig {
@@ -37,6 +46,9 @@ impl Default for DetectorConfig {
             disabled_rules: BTreeSet::new(),
             only_rules: None,
             min_severity: Severity::Info,
+            severity_overrides: BTreeMap::new(),
+            exceptions: Vec::new(),
+            sigma_rules: SigmaRules::default(),
         }
     }
 }
@@ -136,20 +148,85 @@ pub fn parse_rule_ids(s: &str) -> Result<BTreeSet<String>, ConfigError> {
         .collect()
 }
 
+/// Rule slots interested in names under one eventSource. A slot below the number of
+/// catalogue rules is a catalogue rule; the others are Sigma rules.
 #[derive(Default)]
 struct SourceIndex {
-    exact: HashMap<&'static str, Vec<usize>>,
-    prefixes: Vec<(&'static str, usize)>,
+    exact: HashMap<Box<str>, Vec<usize>>,
+    prefixes: Vec<(Box<str>, usize)>,
+}
+
+impl SourceIndex {
+    fn add(&mut self, name: &NameMatch, slot: usize) {
+        match name {
+            NameMatch::Exact(name) => self.exact.entry((*name).into()).or_default().push(slot),
+            NameMatch::Prefix(prefix) => self.prefixes.push(((*prefix).into(), slot)),
+            NameMatch::AnyEventByIdentityType(_) => {
+                unreachable!("caller-type selectors are routed by Detector::with_rules")
+            }
+        }
+    }
+
+    fn add_sigma(&mut self, name: Option<&NameSelector>, slot: usize) {
+        match name {
+            Some(NameSelector::Exact(name)) => self
+                .exact
+                .entry(name.as_str().into())
+                .or_default()
+                .push(slot),
+            Some(NameSelector::Prefix(prefix)) => {
+                self.prefixes.push((prefix.as_str().into(), slot))
+            }
+            None => self.prefixes.push(("".into(), slot)),
+        }
+    }
+
+    fn wants(&self, name: &str) -> bool {
+        self.exact.contains_key(name) || self.prefixes.iter().any(|(p, _)| name.starts_with(&**p))
+    }
+
+    fn collect(&self, name: &str, found: &mut Vec<usize>) {
+        if let Some(slots) = self.exact.get(name) {
+            found.extend_from_slice(slots);
+        }
+        for (prefix, slot) in &self.prefixes {
+            if name.starts_with(&**prefix) {
+                found.push(*slot);
+            }
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.exact.is_empty() && self.prefixes.is_empty()
+    }
+}
+
+/// An alert an exception suppressed, and which exception did.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Suppression {
+    /// The exception's name.
+    pub exception: String,
+    /// The alert that was not raised.
+    pub alert: Alert,
 }
 
 /// The configured rule set, indexed by the events each rule wants.
 pub struct Detector {
     rules: Vec<&'static dyn Rule>,
-    index: HashMap<&'static str, SourceIndex>,
+    sigma: Vec<SigmaRule>,
+    index: HashMap<Box<str>, SourceIndex>,
+    /// Sigma rules that pin eventName but not eventSource.
+    any_source: SourceIndex,
+    /// Sigma rules that pin neither: asked about every record.
+    every_record: Vec<usize>,
     /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
     by_identity_type: HashMap<&'static str, Vec<usize>>,
     ctx: RuleContext,
     min_severity: Severity,
+    severity_overrides: BTreeMap<String, Severity>,
+    exceptions: Vec<Exception>,
+    /// Alerts suppressed per exception since the detector was built (same order).
+    suppressed: Vec<AtomicU64>,
 }
 
 impl Detector {
@@ -173,54 +250,112 @@ impl Detector {
                 return Err(ConfigError::InvalidOrganization(org.clone()));
             }
         }
-        let known = |id: &String| catalogue.iter().any(|r| r.meta().id == id);
+        let sigma_rules = config.sigma_rules.rules();
+        let known = |id: &String| {
+            catalogue.iter().any(|r| r.meta().id == id)
+                || sigma_rules.iter().any(|r| &r.rule_id == id)
+        };
         let named = config
             .disabled_rules
             .iter()
-            .chain(config.only_rules.iter().flatten());
+            .chain(config.only_rules.iter().flatten())
+            .chain(config.severity_overrides.keys())
+            .chain(config.exceptions.iter().flat_map(|e| &e.matchers.rules));
         if let Some(unknown) = named.into_iter().find(|id| !known(id)) {
             return Err(ConfigError::UnknownRule(unknown.clone()));
         }
+        // Severity filters alerts, not rules: a finding may be raised above or below its rule's
+        // default (a public share, a failed attempt). Only an override below the minimum, which
+        // replaces every alert's severity, takes a rule out.
+        let runs = |id: &str, _severity: Severity| {
+            config
+                .severity_overrides
+                .get(id)
+                .is_none_or(|s| *s >= config.min_severity)
+                && !config.disabled_rules.contains(id)
+                && config
+                    .only_rules
+                    .as_ref()
+                    .is_none_or(|only| only.contains(id))
+        };
         let rules: Vec<&'static dyn Rule> = catalogue
             .iter()
             .copied()
-            .filter(|r| {
-                // Severity filters alerts, not rules: a finding may be raised above or below
-                // its rule's default (a public share, a failed attempt).
-                let meta = r.meta();
-                !config.disabled_rules.contains(meta.id)
-                    && config
-                        .only_rules
-                        .as_ref()
-                        .is_none_or(|only| only.contains(meta.id))
-            })
+            .filter(|r| runs(r.meta().id, r.meta().severity))
             .collect();
-        let mut index: HashMap<&'static str, SourceIndex> = HashMap::new();
+        let sigma: Vec<SigmaRule> = sigma_rules
+            .iter()
+            .filter(|r| runs(&r.rule_id, r.severity))
+            .cloned()
+            .collect();
+        let mut index: HashMap<Box<str>, SourceIndex> = HashMap::new();
         let mut by_identity_type: HashMap<&'static str, Vec<usize>> = HashMap::new();
-        for (i, rule) in rules.iter().enumerate() {
+        for (slot, rule) in rules.iter().enumerate() {
             for selector in rule.meta().events {
                 if let NameMatch::AnyEventByIdentityType(kind) = selector.name {
-                    by_identity_type.entry(kind).or_default().push(i);
+                    by_identity_type.entry(kind).or_default().push(slot);
                     continue;
                 }
-                let entry = index.entry(selector.source).or_default();
-                match selector.name {
-                    NameMatch::Exact(name) => entry.exact.entry(name).or_default().push(i),
-                    NameMatch::Prefix(prefix) => entry.prefixes.push((prefix, i)),
-                    NameMatch::AnyEventByIdentityType(_) => unreachable!("routed above"),
+                index
+                    .entry(selector.source.into())
+                    .or_default()
+                    .add(&selector.name, slot);
+            }
+        }
+        let mut any_source = SourceIndex::default();
+        let mut every_record = Vec::new();
+        for (i, rule) in sigma.iter().enumerate() {
+            let slot = rules.len() + i;
+            match &rule.selectors {
+                None => every_record.push(slot),
+                Some(selectors) => {
+                    for selector in selectors {
+                        match &selector.source {
+                            Some(source) => index
+                                .entry(source.as_str().into())
+                                .or_default()
+                                .add_sigma(selector.name.as_ref(), slot),
+                            None => any_source.add_sigma(selector.name.as_ref(), slot),
+                        }
+                    }
                 }
             }
         }
         Ok(Detector {
             rules,
+            sigma,
             index,
+            any_source,
+            every_record,
             by_identity_type,
-            min_severity: config.min_severity,
             ctx: RuleContext {
                 trusted_accounts: config.trusted_accounts.clone(),
                 trusted_organizations: config.trusted_organizations.clone(),
             },
+            min_severity: config.min_severity,
+            severity_overrides: config.severity_overrides.clone(),
+            exceptions: config.exceptions.clone(),
+            suppressed: config
+                .exceptions
+                .iter()
+                .map(|_| AtomicU64::new(0))
+                .collect(),
         })
+    }
+
+    /// The Sigma rules that run.
+    pub fn sigma_rules(&self) -> &[SigmaRule] {
+        &self.sigma
+    }
+
+    /// Alerts suppressed so far by each exception (name, count), in configuration order; the
+    /// adapters turn these into metrics and reports.
+    pub fn exception_counts(&self) -> Vec<(&str, u64)> {
+        self.exceptions
+            .iter()
+            .zip(&self.suppressed)
+            .map(|(e, n)| (e.name.as_str(), n.load(Ordering::Relaxed)))
+            .collect()
     }
 
     /// Metadata of the rules that run.
@@ -229,26 +364,19 @@ impl Detector {
     }
 
     /// The rules interested in a record (by its eventSource and eventName, or by its caller
-    /// type), in catalogue order.
+    /// type): catalogue order, then Sigma rules.
     fn interested(&self, record: &Record<'_>) -> Vec<usize> {
         let (source, name) = (record.source(), record.name());
-        let mut found: Vec<usize> = self
-            .identity_rules(record)
-            .map(<[usize]>::to_vec)
-            .unwrap_or_default();
-        if let Some(entry) = self.index.get(source) {
-            for i in entry.exact.get(name).into_iter().flatten() {
-                if !found.contains(i) {
-                    found.push(*i);
-                }
-            }
-            for (prefix, i) in &entry.prefixes {
-                if name.starts_with(prefix) && !found.contains(i) {
-                    found.push(*i);
-                }
-            }
+        let mut found = self.every_record.clone();
+        if let Some(slots) = self.identity_rules(record) {
+            found.extend_from_slice(slots);
         }
+        if let Some(entry) = self.index.get(source) {
+            entry.collect(name, &mut found);
+        }
+        self.any_source.collect(name, &mut found);
         found.sort_unstable();
+        found.dedup();
         found
     }
 
@@ -274,10 +402,12 @@ impl Detector {
 
     /// True when some rule wants this event; the scan loop's fast path.
     pub fn wants(&self, source: &str, name: &str) -> bool {
-        self.index.get(source).is_some_and(|entry| {
-            entry.exact.contains_key(name)
-                || entry.prefixes.iter().any(|(p, _)| name.starts_with(p))
-        })
+        !self.every_record.is_empty()
+            || self
+                .index
+                .get(source)
+                .is_some_and(|entry| entry.wants(name))
+            || (!self.any_source.is_empty() && self.any_source.wants(name))
     }
 
     /// Runs the interested rules over one record, appending alerts to `out`. Every interested
@@ -289,33 +419,82 @@ impl Detector {
         log: &LogObject,
         out: &mut Vec<Alert>,
     ) -> Result<(), RuleFailure> {
+        let mut suppressed = Vec::new();
+        self.evaluate_tuned(record, log, out, &mut suppressed)
+    }
+
+    /// Like [`Detector::evaluate`], and also hands back the alerts exceptions suppressed.
+    /// Severity overrides, the minimum severity and exceptions apply to every alert here.
+    pub fn evaluate_tuned(
+        &self,
+        record: &Record<'_>,
+        log: &LogObject,
+        out: &mut Vec<Alert>,
+        suppressed: &mut Vec<Suppression>,
+    ) -> Result<(), RuleFailure> {
         if !self.wants_record(record) {
             return Ok(());
         }
         let mut first_failure = None;
-        for i in self.interested(record) {
-            let rule = self.rules[i];
-            let meta = rule.meta();
-            if !sees(meta, record) {
-                continue;
-            }
-            match rule.evaluate(record, &self.ctx) {
-                Ok(Some(finding)) => {
-                    let alert = Alert::new(meta, finding, record, log.clone());
-                    if alert.severity >= self.min_severity {
-                        out.push(alert);
+        // The record as a Sigma event: a JSON tree is built only if a Sigma rule needs one.
+        let event = RecordEvent::new(record);
+        for slot in self.interested(record) {
+            let alert = if let Some(rule) = self.rules.get(slot) {
+                let meta = rule.meta();
+                if !sees(meta, record) {
+                    continue;
+                }
+                match rule.evaluate(record, &self.ctx) {
+                    Ok(Some(finding)) => Alert::new(meta, finding, record, log.clone()),
+                    Ok(None) => continue,
+                    Err(error) => {
+                        first_failure.get_or_insert(RuleFailure {
+                            rule_id: meta.id,
+                            error,
+                        });
+                        continue;
                     }
                 }
-                Ok(None) => {}
-                Err(error) => {
-                    first_failure.get_or_insert(RuleFailure {
-                        rule_id: meta.id,
-                        error,
-                    });
+            } else {
+                let rule = &self.sigma[slot - self.rules.len()];
+                if !rule.matches_record(&event) {
+                    continue;
                 }
-            }
+                rule.alert(record, log.clone())
+            };
+            self.tune(alert, record, out, suppressed);
         }
         first_failure.map_or(Ok(()), Err)
+    }
+
+    /// Applies severity overrides, the minimum severity and the exceptions to one alert.
+    fn tune(
+        &self,
+        mut alert: Alert,
+        record: &Record<'_>,
+        out: &mut Vec<Alert>,
+        suppressed: &mut Vec<Suppression>,
+    ) {
+        if let Some(severity) = self.severity_overrides.get(&alert.rule_id) {
+            alert.severity = *severity;
+        }
+        if alert.severity < self.min_severity {
+            return;
+        }
+        match judge(&self.exceptions, &alert, record) {
+            ExceptionVerdict::None => out.push(alert),
+            ExceptionVerdict::Expired(expired) => {
+                alert.expired_exceptions = expired;
+                out.push(alert);
+            }
+            ExceptionVerdict::Suppressed(i) => {
+                self.suppressed[i].fetch_add(1, Ordering::Relaxed);
+                suppressed.push(Suppression {
+                    exception: self.exceptions[i].name.clone(),
+                    alert,
+                });
+            }
+        }
     }
 }
 
@@ -352,12 +531,12 @@ pub struct SkippedRecord {
 
 /// Where [`scan_log_to`] sends what it finds.
 pub trait ScanSink {
-    /// An alert, as soon as its record is read. A threshold rule's alert arrives pending
-    /// ([`Alert::is_pending`]): pass it through a
-    /// [`ThresholdGate`](crate::detector::threshold::ThresholdGate) before publishing.
+    /// An alert, as soon as its record is read.
     fn alert(&mut self, alert: Alert);
     /// A record that was not fully evaluated (also counted in [`ScanStats`]).
     fn skipped(&mut self, skipped: SkippedRecord);
+    /// An alert an exception suppressed (also counted in [`ScanStats::suppressed`]).
+    fn suppressed(&mut self, _suppression: Suppression) {}
 }
 
 impl<S: ScanSink + ?Sized> ScanSink for &mut S {
@@ -366,6 +545,9 @@ impl<S: ScanSink + ?Sized> ScanSink for &mut S {
     }
     fn skipped(&mut self, skipped: SkippedRecord) {
         (**self).skipped(skipped)
+    }
+    fn suppressed(&mut self, suppression: Suppression) {
+        (**self).suppressed(suppression)
     }
 }
 
@@ -388,10 +570,11 @@ pub struct ScanStats {
     /// Elements of `Records` that were not fully evaluated: not an object, unparsable, too
     /// big, or a record some interested rule could not judge.
     pub skipped_records: u64,
-    /// Alerts ready to publish.
     pub alerts: u64,
     /// Pending threshold alerts (counts towards a threshold, see `detector::threshold`).
     pub pending: u64,
+    /// Alerts an exception suppressed.
+    pub suppressed: u64,
     pub decompressed_bytes: u64,
 }
 
@@ -403,6 +586,7 @@ impl Default for ScanStats {
             skipped_records: 0,
             alerts: 0,
             pending: 0,
+            suppressed: 0,
             decompressed_bytes: 0,
         }
     }
@@ -418,8 +602,7 @@ pub struct ScanError {
 }
 
 /// Reads one log object and runs the detector over every record, calling `on_alert` for each
-/// alert as soon as its record is read (threshold rules' alerts arrive pending: see
-/// [`ScanSink::alert`]); skipped records are only counted in the stats.
+/// alert as soon as its record is read; skipped records are only counted in the stats.
 /// `location` names the object in alerts and errors.
 pub fn scan_log<R: Read>(
     input: R,
@@ -453,6 +636,7 @@ pub fn scan_log_to<R: Read>(
     };
     stats.kind = reader.kind();
     let mut alerts = Vec::new();
+    let mut suppressed = Vec::new();
     let mut log = LogObject {
         location: location.to_owned(),
         record_index: 0,
@@ -481,7 +665,7 @@ pub fn scan_log_to<R: Read>(
         match Record::from_slice(raw.bytes) {
             Ok(record) => {
                 log.record_index = raw.index;
-                let verdict = detector.evaluate(&record, &log, &mut alerts);
+                let verdict = detector.evaluate_tuned(&record, &log, &mut alerts, &mut suppressed);
                 for alert in alerts.drain(..) {
                     if alert.is_pending() {
                         stats.pending += 1;
@@ -489,6 +673,10 @@ pub fn scan_log_to<R: Read>(
                         stats.alerts += 1;
                     }
                     sink.alert(alert);
+                }
+                for suppression in suppressed.drain(..) {
+                    stats.suppressed += 1;
+                    sink.suppressed(suppression);
                 }
                 if let Err(failure) = verdict {
                     // Read, but not fully evaluated: counted once, as skipped.

@@ -5,21 +5,26 @@
 
 pub mod alert;
 pub mod arn;
+pub mod config_file;
 pub mod engine;
+pub mod exceptions;
 pub mod keys;
 pub mod policy;
 pub mod reader;
 pub mod record;
 pub mod rule;
 pub mod rules;
+pub mod sigma;
 pub mod skim;
 pub mod text;
 pub mod threshold;
+#[cfg(test)]
+mod tuning_tests;
 
 pub use alert::{Actor, Alert, LogObject};
 pub use engine::{
     ConfigError, Detector, DetectorConfig, RuleFailure, ScanError, ScanSink, ScanStats,
-    SkippedRecord, scan_log, scan_log_to,
+    SkippedRecord, Suppression, scan_log, scan_log_to,
 };
 pub use reader::{LogKind, LogReader, ReadError, ReaderConfig};
 pub use record::Record;

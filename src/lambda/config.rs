@@ -1,7 +1,13 @@
-//! The function's configuration: environment variables read and validated once at cold start.
+//! The function's configuration: environment variables and the tuning file named by
+//! `TRAILWATCH_CONFIG`, read and validated once at cold start. Environment variables win over
+//! the file.
 
-use crate::detector::engine::{parse_accounts, parse_organizations, parse_rule_ids};
+use crate::cli::tuning::{self, LoadedTuning};
+use crate::detector::engine::{parse_accounts, parse_organizations, parse_rule_ids, split_list};
+use crate::detector::rules::CATALOGUE;
 use crate::detector::{DetectorConfig, ReaderConfig, Severity};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
 
 /// Everything the function is told through its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +22,79 @@ pub struct LambdaConfig {
     pub dedup_table: Option<String>,
     /// `MAX_CONCURRENT_OBJECTS`: objects scanned at once in one invocation.
     pub max_concurrent_objects: usize,
+    /// `TRAILWATCH_CONFIG`: where the tuning file is, when set.
+    pub tuning_source: Option<TuningSource>,
+}
+
+/// Where the tuning file comes from (`TRAILWATCH_CONFIG`): a file bundled with the function
+/// (relative paths are relative to `LAMBDA_TASK_ROOT`) or an S3 object (`s3://bucket/key`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TuningSource {
+    File(PathBuf),
+    S3 { bucket: String, key: String },
+}
+
+impl TuningSource {
+    /// Parses the variable's value; `task_root` anchors relative paths.
+    pub fn parse(value: &str, task_root: Option<&Path>) -> Result<Self, ConfigError> {
+        let value = value.trim();
+        if let Some(rest) = value.strip_prefix("s3://") {
+            return match rest.split_once('/') {
+                Some((bucket, key)) if !bucket.is_empty() && !key.is_empty() => {
+                    Ok(TuningSource::S3 {
+                        bucket: bucket.to_owned(),
+                        key: key.to_owned(),
+                    })
+                }
+                _ => Err(bad(
+                    "TRAILWATCH_CONFIG",
+                    format!("{value:?} is not s3://bucket/key"),
+                )),
+            };
+        }
+        let path = Path::new(value);
+        Ok(TuningSource::File(match task_root {
+            Some(root) if path.is_relative() => root.join(path),
+            _ => path.to_owned(),
+        }))
+    }
+
+    /// Reads and validates the tuning file (and its Sigma directory, always from the
+    /// function's bundle: relative to the file, or to `task_root` for an S3 object).
+    pub async fn load(
+        &self,
+        s3: &aws_sdk_s3::Client,
+        task_root: Option<&Path>,
+    ) -> Result<LoadedTuning, ConfigError> {
+        let invalid = |e: tuning::TuningError| bad("TRAILWATCH_CONFIG", e);
+        match self {
+            TuningSource::File(path) => tuning::load_file(path).map_err(invalid),
+            TuningSource::S3 { bucket, key } => {
+                let url = format!("s3://{bucket}/{key}");
+                let object = s3
+                    .get_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        bad(
+                            "TRAILWATCH_CONFIG",
+                            format!("{url}: {}", aws_sdk_s3::error::DisplayErrorContext(e)),
+                        )
+                    })?;
+                let bytes = object
+                    .body
+                    .collect()
+                    .await
+                    .map_err(|e| bad("TRAILWATCH_CONFIG", format!("{url}: {e}")))?
+                    .into_bytes();
+                let text = String::from_utf8(bytes.to_vec())
+                    .map_err(|_| bad("TRAILWATCH_CONFIG", format!("{url}: not UTF-8 text")))?;
+                tuning::load_text(&text, &url, task_root).map_err(invalid)
+            }
+        }
+    }
 }
 
 /// A setting the function cannot start with; the message names the variable.
@@ -41,6 +120,20 @@ impl LambdaConfig {
 
     /// Reads settings through `lookup` (the environment, or a map in tests).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        Self::from_lookup_with(lookup, None)
+    }
+
+    /// Reads the process environment over a loaded tuning file: variables that are set win.
+    pub fn from_env_with(tuning: &LoadedTuning) -> Result<Self, ConfigError> {
+        Self::from_lookup_with(|name| std::env::var(name).ok(), Some(tuning))
+    }
+
+    /// Reads settings through `lookup` over the tuning file's: `TRUSTED_ACCOUNTS` and
+    /// `MIN_SEVERITY` replace the file's values, `DISABLED_RULES` adds to the rules it disables.
+    pub fn from_lookup_with(
+        lookup: impl Fn(&str) -> Option<String>,
+        tuning: Option<&LoadedTuning>,
+    ) -> Result<Self, ConfigError> {
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
@@ -54,24 +147,42 @@ impl LambdaConfig {
                 format!("{alert_topic_arn:?} is not an SNS topic ARN"),
             ));
         }
-        let trusted_accounts = match get("TRUSTED_ACCOUNTS") {
-            Some(list) => parse_accounts(&list).map_err(|e| bad("TRUSTED_ACCOUNTS", e))?,
-            None => Default::default(),
-        };
-        let trusted_organizations = match get("TRUSTED_ORGANIZATIONS") {
-            Some(list) => {
-                parse_organizations(&list).map_err(|e| bad("TRUSTED_ORGANIZATIONS", e))?
-            }
-            None => Default::default(),
-        };
-        let disabled_rules = match get("DISABLED_RULES") {
-            Some(list) => parse_rule_ids(&list).map_err(|e| bad("DISABLED_RULES", e))?,
-            None => Default::default(),
-        };
-        let min_severity = match get("MIN_SEVERITY") {
-            Some(s) => s.parse::<Severity>().map_err(|e| bad("MIN_SEVERITY", e))?,
-            None => Severity::Info,
-        };
+        let mut detector = DetectorConfig::default();
+        if let Some(tuning) = tuning {
+            tuning.apply(&mut detector);
+        }
+        if let Some(list) = get("TRUSTED_ACCOUNTS") {
+            detector.trusted_accounts =
+                parse_accounts(&list).map_err(|e| bad("TRUSTED_ACCOUNTS", e))?;
+        }
+        if let Some(list) = get("TRUSTED_ORGANIZATIONS") {
+            detector.trusted_organizations =
+                parse_organizations(&list).map_err(|e| bad("TRUSTED_ORGANIZATIONS", e))?;
+        }
+        if let Some(list) = get("DISABLED_RULES") {
+            let ids = match parse_rule_ids(&list) {
+                Ok(ids) => ids,
+                // Sigma rules from the tuning file may be disabled too.
+                Err(e) => split_list(&list)
+                    .map(|id| {
+                        let known = CATALOGUE.iter().any(|r| r.meta().id == id)
+                            || detector.sigma_rules.rules().iter().any(|r| r.rule_id == id);
+                        if known {
+                            Ok(id.to_owned())
+                        } else {
+                            Err(bad("DISABLED_RULES", &e))
+                        }
+                    })
+                    .collect::<Result<BTreeSet<String>, ConfigError>>()?,
+            };
+            detector.disabled_rules.extend(ids);
+        }
+        if let Some(s) = get("MIN_SEVERITY") {
+            detector.min_severity = s.parse::<Severity>().map_err(|e| bad("MIN_SEVERITY", e))?;
+        }
+        let tuning_source = get("TRAILWATCH_CONFIG")
+            .map(|v| TuningSource::parse(&v, get("LAMBDA_TASK_ROOT").as_deref().map(Path::new)))
+            .transpose()?;
         let mut reader = ReaderConfig::default();
         if let Some(v) = get("MAX_DECOMPRESSED_BYTES") {
             reader.max_decompressed_bytes =
@@ -97,16 +208,11 @@ impl LambdaConfig {
         };
         Ok(LambdaConfig {
             alert_topic_arn,
-            detector: DetectorConfig {
-                trusted_accounts,
-                trusted_organizations,
-                disabled_rules,
-                only_rules: None,
-                min_severity,
-            },
+            detector,
             reader,
             dedup_table: get("DEDUP_TABLE"),
             max_concurrent_objects,
+            tuning_source,
         })
     }
 
@@ -178,6 +284,117 @@ mod tests {
         assert_eq!(c.dedup_table.as_deref(), Some("trailwatch-dedup"));
         assert_eq!(c.reader.max_decompressed_bytes, 1 << 20);
         assert_eq!(c.max_concurrent_objects, 8);
+    }
+
+    #[test]
+    fn the_tuning_source_is_a_bundled_file_or_an_s3_object() {
+        let root = Path::new("/var/task");
+        assert_eq!(
+            TuningSource::parse("trailwatch.yml", Some(root)).unwrap(),
+            TuningSource::File(PathBuf::from("/var/task/trailwatch.yml"))
+        );
+        assert_eq!(
+            TuningSource::parse("/opt/tw.yml", Some(root)).unwrap(),
+            TuningSource::File(PathBuf::from("/opt/tw.yml"))
+        );
+        assert_eq!(
+            TuningSource::parse("s3://cfg-bucket/trailwatch/prod.yml", None).unwrap(),
+            TuningSource::S3 {
+                bucket: "cfg-bucket".into(),
+                key: "trailwatch/prod.yml".into()
+            }
+        );
+        assert!(TuningSource::parse("s3://bucket-only", None).is_err());
+        let c = config(&[
+            TOPIC,
+            ("TRAILWATCH_CONFIG", "tw.yml"),
+            ("LAMBDA_TASK_ROOT", "/var/task"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.tuning_source,
+            Some(TuningSource::File(PathBuf::from("/var/task/tw.yml")))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_bundled_tuning_file_loads_at_cold_start_and_the_environment_wins() {
+        let dir = std::env::temp_dir().join(format!("trailwatch-config-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("sigma")).unwrap();
+        std::fs::write(
+            dir.join("trailwatch.yml"),
+            "trusted_accounts: ['444455556666']\nmin_severity: high\nsigma: {directory: sigma}\nexceptions:\n  - name: e\n    reason: r\n    owner: o\n    match: {rules: [s3-bucket-config-modified]}\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("sigma/stop.yml"),
+            crate::detector::sigma::tests::STOP_LOGGING,
+        )
+        .unwrap();
+        let root = dir.display().to_string();
+        let vars = [
+            TOPIC,
+            ("TRAILWATCH_CONFIG", "trailwatch.yml"),
+            ("LAMBDA_TASK_ROOT", root.as_str()),
+        ];
+        let c = config(&vars).unwrap();
+        // No AWS call is made for a bundled file; the client is never used.
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::Config::builder()
+                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                .build(),
+        );
+        let loaded = c
+            .tuning_source
+            .as_ref()
+            .unwrap()
+            .load(&s3, Some(&dir))
+            .await
+            .unwrap();
+        assert_eq!(loaded.sigma_rules.rules().len(), 1);
+        let lookup = |vars: &[(&str, &str)]| {
+            let map: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
+            move |name: &str| map.get(name).cloned()
+        };
+        let from_file = LambdaConfig::from_lookup_with(lookup(&vars), Some(&loaded)).unwrap();
+        assert_eq!(from_file.detector.min_severity, Severity::High);
+        assert!(from_file.detector.trusted_accounts.contains("444455556666"));
+        assert_eq!(from_file.detector.exceptions.len(), 1);
+        assert_eq!(from_file.detector.sigma_rules.rules().len(), 1);
+        let sigma_id = loaded.sigma_rules.rules()[0].rule_id.clone();
+        let overridden = LambdaConfig::from_lookup_with(
+            lookup(&[
+                TOPIC,
+                ("MIN_SEVERITY", "low"),
+                ("TRUSTED_ACCOUNTS", "777788889999"),
+                ("DISABLED_RULES", sigma_id.as_str()),
+            ]),
+            Some(&loaded),
+        )
+        .unwrap();
+        assert_eq!(overridden.detector.min_severity, Severity::Low);
+        assert_eq!(overridden.detector.trusted_accounts.len(), 1);
+        assert!(overridden.detector.disabled_rules.contains(&sigma_id));
+        // A bad file is refused with its line.
+        std::fs::write(
+            dir.join("trailwatch.yml"),
+            "min_severity: high\nexceptions: 7\n",
+        )
+        .unwrap();
+        let err = c
+            .tuning_source
+            .as_ref()
+            .unwrap()
+            .load(&s3, Some(&dir))
+            .await
+            .unwrap_err();
+        assert_eq!(err.variable, "TRAILWATCH_CONFIG");
+        assert!(err.problem.contains("line 2"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

@@ -443,6 +443,7 @@ mod tests {
             record,
             record_truncated: false,
             threshold: None,
+            expired_exceptions: Vec::new(),
         }
     }
 

@@ -1,0 +1,785 @@
+//! User rules in Sigma: CloudTrail rules (`logsource: product aws, service cloudtrail`) parsed
+//! with `rsigma-parser`, compiled and evaluated with `rsigma-eval`, and turned into ordinary
+//! alerts (`sigma-<id>`) that share dedup, exceptions and delivery with the built-in rules.
+//!
+//! Every rule either loads or is refused with a reason. A rule whose detection pins
+//! `eventSource`/`eventName` joins the engine's event index, so records no rule wants are not
+//! even turned into JSON values; a rule that pins neither runs on every record (and says so in
+//! [`SigmaRule::runs_on_every_record`]).
+//!
+//! Field semantics are Sigma's, on CloudTrail's dotted paths: string values compare
+//! case-insensitively; `'true'` matches JSON `true`; `null` matches a JSON null *and* an
+//! absent field (a successful call has no `errorCode`).
+
+use crate::detector::alert::{Alert, AttackRef, LogObject};
+use crate::detector::record::Record;
+use crate::detector::rule::{Finding, Severity};
+use crate::detector::rules::common::actor_name;
+use rsigma_eval::event::{Event, EventValue, JsonEvent};
+use rsigma_eval::{CompiledRule, compile_rule, evaluate_rule};
+use rsigma_parser::{
+    ConditionExpr, Detection, DetectionItem, Level, Modifier, Quantifier, SelectorPattern,
+    SigmaRule as ParsedRule, SigmaValue, SpecialChar, StringPart, detection_name_matches,
+    parse_sigma_yaml,
+};
+use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::fmt;
+use std::sync::Arc;
+
+/// Alerts from one Sigma rule with the same event and caller are one alert within this window
+/// unless the configuration says otherwise.
+pub const DEFAULT_DEDUP_PERIOD_MINUTES: u32 = 60;
+
+/// How a Sigma rule constrains `eventName` for the index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NameSelector {
+    /// Exactly this name.
+    Exact(String),
+    /// Any name starting with this (a trailing `*` or `|startswith`).
+    Prefix(String),
+}
+
+/// One (eventSource, eventName) pair a Sigma rule can match; `source: None` is any source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigmaSelector {
+    pub source: Option<String>,
+    pub name: Option<NameSelector>,
+}
+
+/// A loaded Sigma rule.
+#[derive(Debug, Clone)]
+pub struct SigmaRule {
+    /// `sigma-<id>`.
+    pub rule_id: String,
+    /// The Sigma rule's own `id`.
+    pub sigma_id: String,
+    pub title: String,
+    pub description: String,
+    /// From `level` (`informational` is `info`).
+    pub severity: Severity,
+    pub risk_score: u8,
+    pub mitre_attack: Vec<AttackRef>,
+    pub references: Vec<String>,
+    pub false_positives: Vec<String>,
+    pub tags: Vec<String>,
+    pub status: Option<String>,
+    /// Where it was loaded from (a file name).
+    pub origin: String,
+    pub dedup_period_minutes: u32,
+    /// The events it can match; `None` when its detection pins neither field.
+    pub selectors: Option<Vec<SigmaSelector>>,
+    compiled: CompiledRule,
+    /// The source text, to compare configurations.
+    text: Arc<str>,
+}
+
+impl SigmaRule {
+    /// True when the rule's detection pins neither `eventSource` nor `eventName`.
+    pub fn runs_on_every_record(&self) -> bool {
+        self.selectors.is_none()
+    }
+
+    /// Whether the rule matches a record, given as its JSON value.
+    pub fn matches(&self, record: &Value) -> bool {
+        evaluate_rule(&self.compiled, &JsonEvent::borrow(record)).is_some()
+    }
+
+    /// Whether the rule matches a record the engine already parsed.
+    pub fn matches_record(&self, event: &RecordEvent<'_, '_>) -> bool {
+        evaluate_rule(&self.compiled, event).is_some()
+    }
+
+    /// The alert for a record this rule matched.
+    pub fn alert(&self, record: &Record<'_>, log: LogObject) -> Alert {
+        let actor = record
+            .user_identity
+            .as_ref()
+            .and_then(|u| u.arn.as_deref())
+            .unwrap_or("-")
+            .to_owned();
+        let finding = Finding::new(
+            format!(
+                "{} called {} ({}): matches Sigma rule \"{}\"",
+                actor_name(record),
+                record.name(),
+                record.source(),
+                self.title
+            ),
+            json!({
+                "sigma_id": self.sigma_id,
+                "sigma_status": self.status,
+                "sigma_tags": self.tags,
+                "sigma_origin": self.origin,
+                "description": self.description,
+            }),
+            vec![record.source().to_owned(), record.name().to_owned(), actor],
+        );
+        let mut alert = Alert::for_rule(
+            &self.rule_id,
+            &self.title,
+            self.severity,
+            finding,
+            record,
+            log,
+        );
+        alert.risk_score = self.risk_score;
+        alert.mitre_attack = self.mitre_attack.clone();
+        alert.references = self.references.clone();
+        alert.false_positives = self.false_positives.clone();
+        alert.triage = vec![
+            "Read the Sigma rule's description and false positives; confirm the caller and the change with its owner.".to_owned(),
+        ];
+        alert.dedup_period_minutes = self.dedup_period_minutes;
+        alert
+    }
+}
+
+/// A record as a Sigma event. The string fields the typed [`Record`] already holds are served
+/// from it; anything else (and any of those fields when absent or not a string, where Sigma's
+/// null and type semantics need the real JSON) is read from the record's JSON value, parsed
+/// at most once. Rules that run on every record thus cost no JSON tree in the common case.
+pub struct RecordEvent<'r, 'a> {
+    record: &'r Record<'a>,
+    json: OnceCell<JsonEvent<'static>>,
+}
+
+impl<'r, 'a> RecordEvent<'r, 'a> {
+    /// Wraps a parsed record.
+    pub fn new(record: &'r Record<'a>) -> Self {
+        RecordEvent {
+            record,
+            json: OnceCell::new(),
+        }
+    }
+
+    /// The record as a JSON event (parsed on first use).
+    fn json(&self) -> &JsonEvent<'static> {
+        self.json
+            .get_or_init(|| JsonEvent::owned(self.record.to_value()))
+    }
+
+    fn typed(&self, path: &str) -> Option<&str> {
+        let r = self.record;
+        let identity = r.user_identity.as_ref();
+        let issuer = || {
+            identity
+                .and_then(|u| u.session_context.as_ref())
+                .and_then(|c| c.session_issuer.as_ref())
+        };
+        let field = match path {
+            "eventSource" => &r.event_source,
+            "eventName" => &r.event_name,
+            "eventTime" => &r.event_time,
+            "eventVersion" => &r.event_version,
+            "awsRegion" => &r.aws_region,
+            "sourceIPAddress" => &r.source_ip_address,
+            "userAgent" => &r.user_agent,
+            "recipientAccountId" => &r.recipient_account_id,
+            "errorCode" => &r.error_code,
+            "errorMessage" => &r.error_message,
+            "eventID" => &r.event_id,
+            "eventType" => &r.event_type,
+            "userIdentity.type" => &identity?.identity_type,
+            "userIdentity.arn" => &identity?.arn,
+            "userIdentity.accountId" => &identity?.account_id,
+            "userIdentity.principalId" => &identity?.principal_id,
+            "userIdentity.userName" => &identity?.user_name,
+            "userIdentity.accessKeyId" => &identity?.access_key_id,
+            "userIdentity.invokedBy" => &identity?.invoked_by,
+            "userIdentity.sessionContext.sessionIssuer.arn" => &issuer()?.arn,
+            "userIdentity.sessionContext.sessionIssuer.type" => &issuer()?.issuer_type,
+            _ => return None,
+        };
+        field.as_deref()
+    }
+}
+
+impl Event for RecordEvent<'_, '_> {
+    fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
+        match self.typed(path) {
+            Some(s) => Some(EventValue::Str(Cow::Borrowed(s))),
+            None => self.json().get_field(path),
+        }
+    }
+
+    fn any_string_value(&self, pred: &dyn Fn(&str) -> bool) -> bool {
+        self.json().any_string_value(pred)
+    }
+
+    fn all_string_values(&self) -> Vec<Cow<'_, str>> {
+        self.json().all_string_values()
+    }
+
+    fn visit_string_values(&self, visit: &mut dyn FnMut(&str)) {
+        self.json().visit_string_values(visit)
+    }
+
+    fn to_json(&self) -> Value {
+        self.json().to_json()
+    }
+}
+
+/// The loaded Sigma rules, shared cheaply between configurations.
+#[derive(Debug, Clone, Default)]
+pub struct SigmaRules(Arc<Vec<SigmaRule>>);
+
+impl SigmaRules {
+    /// The rules, in load order.
+    pub fn rules(&self) -> &[SigmaRule] {
+        &self.0
+    }
+
+    /// True when no rule is loaded.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl PartialEq for SigmaRules {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+            || (self.0.len() == other.0.len()
+                && self
+                    .0
+                    .iter()
+                    .zip(other.0.iter())
+                    .all(|(a, b)| a.text == b.text && a.origin == b.origin))
+    }
+}
+
+impl Eq for SigmaRules {}
+
+/// A rule (or document) that did not load, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The file it came from.
+    pub origin: String,
+    /// The rule's title, when it got that far.
+    pub title: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.title {
+            Some(title) => write!(f, "{}: {title:?}: {}", self.origin, self.reason),
+            None => write!(f, "{}: {}", self.origin, self.reason),
+        }
+    }
+}
+
+/// What loading a set of Sigma files gave.
+#[derive(Debug, Clone, Default)]
+pub struct Loaded {
+    pub rules: SigmaRules,
+    pub refused: Vec<Refusal>,
+}
+
+/// Parses and compiles Sigma rules from `(origin, yaml text)` pairs. Rule ids must be unique
+/// (and unique against `taken`, the built-in catalogue's ids).
+pub fn load(
+    sources: &[(String, String)],
+    dedup_period_minutes: u32,
+    taken: impl Fn(&str) -> bool,
+) -> Loaded {
+    let mut rules: Vec<SigmaRule> = Vec::new();
+    let mut refused = Vec::new();
+    for (origin, text) in sources {
+        let refuse = |title: Option<&str>, reason: String| Refusal {
+            origin: origin.clone(),
+            title: title.map(str::to_owned),
+            reason,
+        };
+        let collection = match parse_sigma_yaml(text) {
+            Ok(c) => c,
+            Err(e) => {
+                refused.push(refuse(None, format!("not a Sigma rule: {e}")));
+                continue;
+            }
+        };
+        for error in &collection.errors {
+            refused.push(refuse(None, format!("not a Sigma rule: {error}")));
+        }
+        for correlation in &collection.correlations {
+            refused.push(refuse(
+                Some(&correlation.title),
+                "correlation rules (counts over time windows) are not supported yet".into(),
+            ));
+        }
+        for filter in &collection.filters {
+            refused.push(refuse(
+                Some(&filter.title),
+                "Sigma filter documents are not supported: use an exception in the configuration"
+                    .into(),
+            ));
+        }
+        for parsed in &collection.rules {
+            match build(parsed, origin, text, dedup_period_minutes) {
+                Ok(rule) => {
+                    if taken(&rule.rule_id) || rules.iter().any(|r| r.rule_id == rule.rule_id) {
+                        refused.push(refuse(
+                            Some(&parsed.title),
+                            format!("rule id {} is already loaded", rule.rule_id),
+                        ));
+                    } else {
+                        rules.push(rule);
+                    }
+                }
+                Err(reason) => refused.push(refuse(Some(&parsed.title), reason)),
+            }
+        }
+    }
+    Loaded {
+        rules: SigmaRules(Arc::new(rules)),
+        refused,
+    }
+}
+
+fn build(
+    parsed: &ParsedRule,
+    origin: &str,
+    text: &str,
+    dedup_period_minutes: u32,
+) -> Result<SigmaRule, String> {
+    let logsource = &parsed.logsource;
+    let is =
+        |v: &Option<String>, want: &str| v.as_deref().is_some_and(|s| s.eq_ignore_ascii_case(want));
+    if !is(&logsource.product, "aws") || !is(&logsource.service, "cloudtrail") {
+        return Err(format!(
+            "logsource is product {:?}, service {:?}: only product aws, service cloudtrail is read",
+            logsource.product.as_deref().unwrap_or("-"),
+            logsource.service.as_deref().unwrap_or("-")
+        ));
+    }
+    let sigma_id = parsed
+        .id
+        .as_deref()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .ok_or("no `id`: alerts and exceptions need a stable rule id")?;
+    if !sigma_id
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    {
+        return Err(format!(
+            "id {sigma_id:?} has characters other than letters, digits, - and _"
+        ));
+    }
+    if parsed.detection.timeframe.is_some() {
+        return Err(
+            "`timeframe` (an aggregation) is not supported: write a correlation rule".into(),
+        );
+    }
+    let severity = match parsed.level {
+        Some(Level::Informational) => Severity::Info,
+        Some(Level::Low) => Severity::Low,
+        Some(Level::Medium) | None => Severity::Medium,
+        Some(Level::High) => Severity::High,
+        Some(Level::Critical) => Severity::Critical,
+    };
+    let compiled = compile_rule(parsed).map_err(|e| format!("does not compile: {e}"))?;
+    Ok(SigmaRule {
+        rule_id: format!("sigma-{}", sigma_id.to_ascii_lowercase()),
+        sigma_id: sigma_id.to_owned(),
+        title: parsed.title.clone(),
+        description: parsed.description.clone().unwrap_or_default(),
+        severity,
+        risk_score: match severity {
+            Severity::Info => 10,
+            Severity::Low => 25,
+            Severity::Medium => 50,
+            Severity::High => 75,
+            Severity::Critical => 95,
+        },
+        mitre_attack: attack_from_tags(&parsed.tags),
+        references: parsed.references.clone(),
+        false_positives: parsed.falsepositives.clone(),
+        tags: parsed.tags.clone(),
+        status: parsed.status.map(|s| format!("{s:?}").to_ascii_lowercase()),
+        origin: origin.to_owned(),
+        dedup_period_minutes,
+        selectors: condition_selectors(parsed),
+        compiled,
+        text: Arc::from(text),
+    })
+}
+
+/// ATT&CK enterprise tactics by the names Sigma tags use.
+const TACTICS: &[(&str, &str, &str)] = &[
+    ("reconnaissance", "TA0043", "Reconnaissance"),
+    ("resource-development", "TA0042", "Resource Development"),
+    ("initial-access", "TA0001", "Initial Access"),
+    ("execution", "TA0002", "Execution"),
+    ("persistence", "TA0003", "Persistence"),
+    ("privilege-escalation", "TA0004", "Privilege Escalation"),
+    ("defense-evasion", "TA0005", "Defense Evasion"),
+    ("credential-access", "TA0006", "Credential Access"),
+    ("discovery", "TA0007", "Discovery"),
+    ("lateral-movement", "TA0008", "Lateral Movement"),
+    ("collection", "TA0009", "Collection"),
+    ("command-and-control", "TA0011", "Command and Control"),
+    ("exfiltration", "TA0010", "Exfiltration"),
+    ("impact", "TA0040", "Impact"),
+];
+
+/// `attack.<tactic>` and `attack.tNNNN[.NNN]` tags as technique-under-tactic pairs. Sigma tags
+/// carry no technique names, so `technique_name` repeats the id.
+fn attack_from_tags(tags: &[String]) -> Vec<AttackRef> {
+    let tactics: Vec<&(&str, &str, &str)> = tags
+        .iter()
+        .filter_map(|t| t.strip_prefix("attack."))
+        .filter_map(|name| TACTICS.iter().find(|(n, _, _)| *n == name))
+        .collect();
+    let mut out = Vec::new();
+    for tag in tags {
+        let Some(technique) = tag.strip_prefix("attack.t") else {
+            continue;
+        };
+        if !technique.starts_with(|c: char| c.is_ascii_digit()) {
+            continue;
+        }
+        let id = format!("T{}", technique.to_ascii_uppercase());
+        let reference = format!(
+            "https://attack.mitre.org/techniques/{}/",
+            id.replace('.', "/")
+        );
+        let unknown = ("", "", "");
+        let under: Vec<&(&str, &str, &str)> = if tactics.is_empty() {
+            vec![&unknown]
+        } else {
+            tactics.clone()
+        };
+        for (_, tactic_id, tactic_name) in under {
+            out.push(AttackRef {
+                tactic_id: (*tactic_id).to_owned(),
+                tactic_name: (*tactic_name).to_owned(),
+                technique_id: id.clone(),
+                technique_name: id.clone(),
+                technique_reference: reference.clone(),
+            });
+        }
+    }
+    out
+}
+
+/// The (eventSource, eventName) pairs a rule can match, or `None` when its conditions do not
+/// pin them. Over-approximates: every record the rule matches is inside the set.
+fn condition_selectors(rule: &ParsedRule) -> Option<Vec<SigmaSelector>> {
+    let mut all = Vec::new();
+    for condition in &rule.detection.conditions {
+        all.extend(expr_selectors(condition, rule)?);
+    }
+    (!all.is_empty()).then_some(all)
+}
+
+fn expr_selectors(expr: &ConditionExpr, rule: &ParsedRule) -> Option<Vec<SigmaSelector>> {
+    match expr {
+        ConditionExpr::Identifier(name) => detection_selectors(rule.detection.named.get(name)?),
+        // Any constrained operand bounds the conjunction.
+        ConditionExpr::And(parts) => parts
+            .iter()
+            .filter_map(|p| expr_selectors(p, rule))
+            .min_by_key(Vec::len),
+        ConditionExpr::Or(parts) => union(parts.iter().map(|p| expr_selectors(p, rule))),
+        ConditionExpr::Not(_) => None,
+        ConditionExpr::Selector {
+            quantifier,
+            pattern,
+        } => {
+            let named = rule
+                .detection
+                .named
+                .iter()
+                .filter(|(name, _)| match pattern {
+                    SelectorPattern::Them => !name.starts_with('_'),
+                    SelectorPattern::Pattern(p) => detection_name_matches(p, name),
+                });
+            match quantifier {
+                Quantifier::All => named
+                    .filter_map(|(_, d)| detection_selectors(d))
+                    .min_by_key(Vec::len),
+                Quantifier::Any | Quantifier::Count(1..) => {
+                    union(named.map(|(_, d)| detection_selectors(d)))
+                }
+                Quantifier::Count(0) => None,
+            }
+        }
+    }
+}
+
+fn union(parts: impl Iterator<Item = Option<Vec<SigmaSelector>>>) -> Option<Vec<SigmaSelector>> {
+    let mut all = Vec::new();
+    for part in parts {
+        all.extend(part?);
+    }
+    (!all.is_empty()).then_some(all)
+}
+
+fn detection_selectors(detection: &Detection) -> Option<Vec<SigmaSelector>> {
+    match detection {
+        Detection::AllOf(items) => {
+            let sources = field_values(items, "eventSource").and_then(|names| {
+                names
+                    .into_iter()
+                    .map(|n| match n {
+                        NameSelector::Exact(s) => Some(s),
+                        NameSelector::Prefix(_) => None,
+                    })
+                    .collect::<Option<Vec<String>>>()
+            });
+            let names = field_values(items, "eventName");
+            match (sources, names) {
+                (None, None) => None,
+                (Some(sources), None) => Some(
+                    sources
+                        .into_iter()
+                        .map(|s| SigmaSelector {
+                            source: Some(s),
+                            name: None,
+                        })
+                        .collect(),
+                ),
+                (sources, Some(names)) => {
+                    let sources: Vec<Option<String>> = match sources {
+                        Some(s) => s.into_iter().map(Some).collect(),
+                        None => vec![None],
+                    };
+                    Some(
+                        sources
+                            .iter()
+                            .flat_map(|s| {
+                                names.iter().map(move |n| SigmaSelector {
+                                    source: s.clone(),
+                                    name: Some(n.clone()),
+                                })
+                            })
+                            .collect(),
+                    )
+                }
+            }
+        }
+        Detection::AnyOf(parts) => union(parts.iter().map(detection_selectors)),
+        _ => None,
+    }
+}
+
+/// The values one field is pinned to by a plain or `startswith` item, if any.
+fn field_values(items: &[DetectionItem], field: &str) -> Option<Vec<NameSelector>> {
+    items.iter().find_map(|item| {
+        if item.field.name.as_deref() != Some(field) {
+            return None;
+        }
+        let prefix_only = match item.field.modifiers.as_slice() {
+            [] | [Modifier::Cased] => false,
+            [Modifier::StartsWith] => true,
+            _ => return None,
+        };
+        item.values
+            .iter()
+            .map(|v| match v {
+                SigmaValue::String(s) => match s.parts.as_slice() {
+                    [StringPart::Plain(p)] if prefix_only => Some(NameSelector::Prefix(p.clone())),
+                    [StringPart::Plain(p)] => Some(NameSelector::Exact(p.clone())),
+                    [
+                        StringPart::Plain(p),
+                        StringPart::Special(SpecialChar::WildcardMulti),
+                    ] => Some(NameSelector::Prefix(p.clone())),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect::<Option<Vec<_>>>()
+            .filter(|v| !v.is_empty())
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// Our own example rule (not from SigmaHQ): a trail stopped or deleted.
+    pub(crate) const STOP_LOGGING: &str = r#"
+title: CloudTrail logging stopped (trailwatch example)
+id: 6f1e2d3c-0000-4a5b-8c9d-000000000001
+status: experimental
+description: A trail was stopped or deleted.
+references:
+  - https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_StopLogging.html
+author: trailwatch
+date: 2026-11-23
+tags:
+  - attack.defense-evasion
+  - attack.t1562.008
+logsource:
+  product: aws
+  service: cloudtrail
+detection:
+  selection:
+    eventSource: cloudtrail.amazonaws.com
+    eventName:
+      - StopLogging
+      - DeleteTrail
+    errorCode: null
+  condition: selection
+falsepositives:
+  - Planned trail migrations
+level: high
+"#;
+
+    fn one(text: &str) -> Result<SigmaRule, String> {
+        let loaded = load(&[("test.yml".into(), text.into())], 60, |_| false);
+        match (loaded.rules.rules().first(), loaded.refused.first()) {
+            (Some(rule), None) => Ok(rule.clone()),
+            (_, Some(refusal)) => Err(refusal.reason.clone()),
+            _ => Err("nothing".into()),
+        }
+    }
+
+    #[test]
+    fn a_rule_loads_with_its_metadata_and_index() {
+        let rule = one(STOP_LOGGING).unwrap();
+        assert_eq!(rule.rule_id, "sigma-6f1e2d3c-0000-4a5b-8c9d-000000000001");
+        assert_eq!(rule.severity, Severity::High);
+        assert_eq!(rule.mitre_attack[0].technique_id, "T1562.008");
+        assert_eq!(rule.mitre_attack[0].tactic_id, "TA0005");
+        assert_eq!(
+            rule.selectors,
+            Some(vec![
+                SigmaSelector {
+                    source: Some("cloudtrail.amazonaws.com".into()),
+                    name: Some(NameSelector::Exact("StopLogging".into()))
+                },
+                SigmaSelector {
+                    source: Some("cloudtrail.amazonaws.com".into()),
+                    name: Some(NameSelector::Exact("DeleteTrail".into()))
+                },
+            ])
+        );
+    }
+
+    #[test]
+    fn null_matches_an_absent_field_and_true_matches_a_json_boolean() {
+        let rule = one(STOP_LOGGING).unwrap();
+        let ok = json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging"});
+        let failed = json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging",
+            "errorCode": "AccessDenied"});
+        assert!(rule.matches(&ok));
+        assert!(!rule.matches(&failed));
+        let public = one(&STOP_LOGGING.replace(
+            "    errorCode: null",
+            "    responseElements.publiclyAccessible: 'true'",
+        ))
+        .unwrap();
+        let with = |v: Value| {
+            json!({"eventSource": "cloudtrail.amazonaws.com",
+            "eventName": "DeleteTrail", "responseElements": {"publiclyAccessible": v}})
+        };
+        assert!(public.matches(&with(json!(true))));
+        assert!(public.matches(&with(json!("true"))));
+        assert!(!public.matches(&with(json!(false))));
+        assert!(!public.matches(&with(Value::Null)));
+    }
+
+    #[test]
+    fn unsupported_rules_are_refused_with_a_reason() {
+        let cases = [
+            (
+                STOP_LOGGING.replace("service: cloudtrail", "service: guardduty"),
+                "only product aws",
+            ),
+            (
+                STOP_LOGGING.replace("id: 6f1e2d3c-0000-4a5b-8c9d-000000000001\n", ""),
+                "no `id`",
+            ),
+            (
+                STOP_LOGGING.replace(
+                    "  condition: selection",
+                    "  timeframe: 5m\n  condition: selection",
+                ),
+                "timeframe",
+            ),
+            (
+                STOP_LOGGING.replace(
+                    "  condition: selection",
+                    "  condition: selection and missing",
+                ),
+                "does not compile",
+            ),
+            ("title: [unclosed\n".to_owned(), "not a Sigma rule"),
+        ];
+        for (text, reason) in cases {
+            let err = one(&text).unwrap_err();
+            assert!(err.contains(reason), "{reason}: {err}");
+        }
+        let twice = load(
+            &[
+                ("a.yml".into(), STOP_LOGGING.into()),
+                ("b.yml".into(), STOP_LOGGING.into()),
+            ],
+            60,
+            |_| false,
+        );
+        assert_eq!(twice.rules.rules().len(), 1);
+        assert!(
+            twice.refused[0].reason.contains("already loaded"),
+            "{:?}",
+            twice.refused
+        );
+    }
+
+    #[test]
+    fn conditions_pin_the_index_only_when_every_match_is_inside_it() {
+        let selectors = |detection: &str| {
+            let text = STOP_LOGGING.replace(
+                "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
+                detection,
+            );
+            one(&text).unwrap().selectors
+        };
+        // A negated selection constrains nothing.
+        assert_eq!(
+            selectors("  sel:\n    eventName: StopLogging\n  condition: not sel\n"),
+            None
+        );
+        // A name-only pin keys on the name from any source; startswith and trailing * are prefixes.
+        assert_eq!(
+            selectors("  sel:\n    eventName|startswith: Put\n  condition: sel\n"),
+            Some(vec![SigmaSelector {
+                source: None,
+                name: Some(NameSelector::Prefix("Put".into()))
+            }])
+        );
+        assert_eq!(
+            selectors(
+                "  sel:\n    eventName: 'Delete*'\n    eventSource: s3.amazonaws.com\n  condition: sel\n"
+            ),
+            Some(vec![SigmaSelector {
+                source: Some("s3.amazonaws.com".into()),
+                name: Some(NameSelector::Prefix("Delete".into()))
+            }])
+        );
+        // contains does not pin; an OR with an unpinned side does not either.
+        assert_eq!(
+            selectors("  sel:\n    eventName|contains: Log\n  condition: sel\n"),
+            None
+        );
+        assert_eq!(
+            selectors(
+                "  a:\n    eventName: StopLogging\n  b:\n    userAgent: x\n  condition: a or b\n"
+            ),
+            None
+        );
+        // and-ing with a filter keeps the pinned side.
+        assert!(
+            selectors("  a:\n    eventName: StopLogging\n  f:\n    userAgent: x\n  condition: a and not f\n")
+                .is_some()
+        );
+        assert_eq!(
+            selectors("  s1:\n    eventName: A\n  s2:\n    eventName: B\n  condition: 1 of s*\n")
+                .map(|s| s.len()),
+            Some(2)
+        );
+    }
+}

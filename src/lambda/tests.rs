@@ -544,7 +544,7 @@ async fn concurrency_is_bounded_and_order_kept() {
         let log = if i % 2 == 0 {
             "aws.exfiltration.ec2-share-ami.json.gz"
         } else {
-            "../quiet/routine-bedrock-reads.json.gz"
+            "aws.defense-evasion.cloudtrail-stop.json.gz"
         };
         s3 = s3.with(k, fixture_log(log));
     }

@@ -2,9 +2,9 @@
 //! summary is escaped and bounded here, once.
 
 use crate::detector::record::Record;
-use crate::detector::rule::Unevaluable;
+use crate::detector::rule::{Finding, Unevaluable};
 use crate::detector::text::clean;
-use crate::detector::threshold::parse_event_time;
+use crate::detector::threshold::{ThresholdRequest, parse_event_time};
 
 /// Who did it, for summaries: the caller's ARN, else its type, escaped and bounded.
 pub fn actor_name(record: &Record<'_>) -> String {
@@ -210,6 +210,42 @@ pub fn event_epoch(record: &Record<'_>) -> Result<u64, Unevaluable> {
     parse_event_time(text).ok_or_else(|| {
         Unevaluable::malformed("eventTime", format!("{:?} is not a time", clean(text, 40)))
     })
+}
+
+/// A threshold finding that counts one EC2 instance (by account, region and id) towards
+/// `subject`'s distinct instances in a window: the shape every "many instances" rule shares.
+/// `what` completes "<actor> <what>" in the summary.
+pub fn counted_instance(
+    record: &Record<'_>,
+    subject: String,
+    instance: &str,
+    what: &str,
+    threshold: u32,
+    window_minutes: u32,
+) -> Result<Finding, Unevaluable> {
+    let member = format!(
+        "{}:{}:{instance}",
+        record.owner_account().unwrap_or("-"),
+        record.aws_region.as_deref().unwrap_or("-")
+    );
+    Ok(Finding::new(
+        format!("{} {what}{}", actor_name(record), failure_suffix(record)),
+        serde_json::json!({
+            "principal": clean(&subject, 300),
+            "instance": clean(instance, 100),
+            "failed": record.failed(),
+        }),
+        vec![subject.clone()],
+    )
+    .counted(ThresholdRequest {
+        subject,
+        counter: "",
+        members: vec![member],
+        counts: "instances",
+        threshold,
+        window_minutes,
+        event_epoch: event_epoch(record)?,
+    }))
 }
 
 #[cfg(test)]

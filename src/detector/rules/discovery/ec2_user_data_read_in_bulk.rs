@@ -26,14 +26,11 @@
 
 use crate::detector::record::{Record, lenient_str};
 use crate::detector::rule::{
-    Attack, EventSelector, FailedCalls, Finding, Rule, RuleContext, RuleMeta, Severity, SourceRule,
+    Attack, EventSelector, FailedCalls, Rule, RuleContext, RuleMeta, Severity, SourceRule,
     Unevaluable, Verdict,
 };
-use crate::detector::rules::common::{actor_name, counted_principal, event_epoch, failure_suffix};
-use crate::detector::text::clean;
-use crate::detector::threshold::ThresholdRequest;
+use crate::detector::rules::common::{counted_instance, counted_principal};
 use serde::Deserialize;
-use serde_json::json;
 use std::borrow::Cow;
 
 /// The rule value registered in the catalogue.
@@ -130,33 +127,14 @@ impl Rule for UserDataReadInBulk {
             .instance_id
             .filter(|i| !i.is_empty())
             .ok_or(Unevaluable::Missing("requestParameters.instanceId"))?;
-        let member = format!(
-            "{}:{}:{instance}",
-            record.owner_account().unwrap_or("-"),
-            record.aws_region.as_deref().unwrap_or("-")
-        );
-        let finding = Finding::new(
-            format!(
-                "{} read the user data of many EC2 instances{}",
-                actor_name(record),
-                failure_suffix(record)
-            ),
-            json!({
-                "principal": clean(&subject, 300),
-                "instance": clean(&instance, 100),
-                "failed": record.failed(),
-            }),
-            vec![subject.clone()],
-        )
-        .counted(ThresholdRequest {
+        let finding = counted_instance(
+            record,
             subject,
-            counter: "",
-            members: vec![member],
-            counts: "instances",
-            threshold: DISTINCT_INSTANCES,
-            window_minutes: WINDOW_MINUTES,
-            event_epoch: event_epoch(record)?,
-        });
+            &instance,
+            "read the user data of many EC2 instances",
+            DISTINCT_INSTANCES,
+            WINDOW_MINUTES,
+        )?;
         Ok(Some(finding))
     }
 }

@@ -5,6 +5,7 @@
 
 pub mod alert;
 pub mod arn;
+pub mod calendar;
 pub mod config_file;
 pub mod engine;
 pub mod exceptions;

@@ -52,6 +52,7 @@
 //! expires ([`WindowKey::expires_at`]: the window's end plus [`LATE_RECORD_GRACE_SECS`]).
 
 use crate::detector::alert::{Alert, bounded, bounded_key};
+use crate::detector::calendar::{civil_from_days, days_from_civil};
 use crate::detector::text::clean;
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, HashSet};
@@ -347,30 +348,10 @@ pub fn parse_event_time(text: &str) -> Option<u64> {
     u64::try_from(secs).ok()
 }
 
-/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-fn days_from_civil(year: i64, month: i64, day: i64) -> i64 {
-    let y = if month <= 2 { year - 1 } else { year };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let mp = (month + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
-}
-
 /// `2024-07-31T12:35:00Z` for Unix seconds.
 pub fn format_epoch(epoch: u64) -> String {
-    let days = (epoch / 86_400) as i64;
     let secs = epoch % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let (year, month, day) = civil_from_days((epoch / 86_400) as i64);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
         secs / 3600,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use trailwatch::detector::Alert;
 use trailwatch::lambda::dynamo::DynamoDedupStore;
+use trailwatch::lambda::fanout::FanOut;
 use trailwatch::lambda::ports::{Claim, DedupStore, NoDedupStore};
 use trailwatch::lambda::s3::S3Source;
 use trailwatch::lambda::sns::SnsSink;
@@ -86,7 +87,12 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         )),
         None => Dedup::InvocationOnly(NoDedupStore),
     };
-    let sink = SnsSink::new(sns, config.alert_topic_arn.clone());
+    // The alert topic, and the chat topic and Security Hub when configured.
+    let sink = FanOut::from_config(
+        SnsSink::new(sns, config.alert_topic_arn.clone()),
+        &config,
+        &aws,
+    );
     // Threshold windows live in the dedup table when there is one (shared by every invocation).
     let windows = match &config.dedup_table {
         Some(table) => WindowCounters::Table(DynamoWindowStore::new(

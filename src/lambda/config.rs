@@ -6,6 +6,7 @@ use crate::cli::tuning::{self, LoadedTuning};
 use crate::detector::engine::{parse_accounts, parse_organizations, parse_rule_ids, split_list};
 use crate::detector::rules::CATALOGUE;
 use crate::detector::{DetectorConfig, ReaderConfig, Severity};
+use crate::formats::asff::Importer;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,12 @@ pub struct LambdaConfig {
     pub max_concurrent_objects: usize,
     /// `TRAILWATCH_CONFIG`: where the tuning file is, when set.
     pub tuning_source: Option<TuningSource>,
+    /// `CHAT_TOPIC_ARN`: a second topic for AWS Chatbot / Amazon Q Developer custom
+    /// notifications, when set.
+    pub chat_topic_arn: Option<String>,
+    /// `SECURITY_HUB=true`: where findings are imported: the default product of the alert
+    /// topic's account, in the function's own region (`AWS_REGION`).
+    pub security_hub: Option<Importer>,
 }
 
 /// Where the tuning file comes from (`TRAILWATCH_CONFIG`): a file bundled with the function
@@ -147,6 +154,28 @@ impl LambdaConfig {
                 format!("{alert_topic_arn:?} is not an SNS topic ARN"),
             ));
         }
+        let chat_topic_arn = get("CHAT_TOPIC_ARN");
+        if let Some(arn) = &chat_topic_arn
+            && (!arn.starts_with("arn:") || !arn.contains(":sns:"))
+        {
+            return Err(bad(
+                "CHAT_TOPIC_ARN",
+                format!("{arn:?} is not an SNS topic ARN"),
+            ));
+        }
+        let security_hub = match get("SECURITY_HUB")
+            .map(|v| v.to_ascii_lowercase())
+            .as_deref()
+        {
+            None | Some("false") => None,
+            Some("true") => Some(security_hub_importer(&alert_topic_arn, get("AWS_REGION"))?),
+            Some(other) => {
+                return Err(bad(
+                    "SECURITY_HUB",
+                    format!("{other:?} is neither true nor false"),
+                ));
+            }
+        };
         let mut detector = DetectorConfig::default();
         if let Some(tuning) = tuning {
             tuning.apply(&mut detector);
@@ -213,6 +242,8 @@ impl LambdaConfig {
             dedup_table: get("DEDUP_TABLE"),
             max_concurrent_objects,
             tuning_source,
+            chat_topic_arn,
+            security_hub,
         })
     }
 
@@ -220,6 +251,40 @@ impl LambdaConfig {
     pub fn fifo_topic(&self) -> bool {
         self.alert_topic_arn.ends_with(".fifo")
     }
+}
+
+/// Security Hub's importer: the account is the alert topic's (the stacks create the topic
+/// beside the function), the region the function's own, where `BatchImportFindings` is
+/// called. Alerts about other accounts (an organization trail) are filed under this account,
+/// since the default product takes findings only for the account that imports them.
+fn security_hub_importer(
+    alert_topic_arn: &str,
+    region: Option<String>,
+) -> Result<Importer, ConfigError> {
+    let account_id = alert_topic_arn.split(':').nth(4).unwrap_or("");
+    if !crate::detector::arn::is_account_id(account_id) {
+        return Err(bad(
+            "SECURITY_HUB",
+            format!("the account of ALERT_TOPIC_ARN ({account_id:?}) is not a 12-digit account id"),
+        ));
+    }
+    let region = region
+        .filter(|r| {
+            !r.is_empty()
+                && r.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+        .ok_or_else(|| {
+            bad(
+                "SECURITY_HUB",
+                "needs AWS_REGION (Lambda sets it) to name the product",
+            )
+        })?;
+    Ok(Importer {
+        account_id: account_id.to_owned(),
+        region,
+        claim_other_accounts: true,
+    })
 }
 
 #[cfg(test)]
@@ -284,6 +349,50 @@ mod tests {
         assert_eq!(c.dedup_table.as_deref(), Some("trailwatch-dedup"));
         assert_eq!(c.reader.max_decompressed_bytes, 1 << 20);
         assert_eq!(c.max_concurrent_objects, 8);
+    }
+
+    #[test]
+    fn chat_topic_and_security_hub() {
+        let c = config(&[TOPIC]).unwrap();
+        assert_eq!((c.chat_topic_arn, c.security_hub), (None, None));
+        let c = config(&[
+            TOPIC,
+            ("CHAT_TOPIC_ARN", "arn:aws:sns:us-east-1:111122223333:chat"),
+            ("SECURITY_HUB", "True"),
+            ("AWS_REGION", "eu-west-1"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.chat_topic_arn.as_deref(),
+            Some("arn:aws:sns:us-east-1:111122223333:chat")
+        );
+        let importer = c.security_hub.unwrap();
+        assert_eq!(
+            importer.product_arn(),
+            "arn:aws:securityhub:eu-west-1:111122223333:product/111122223333/default"
+        );
+        assert!(importer.claim_other_accounts);
+        assert_eq!(
+            config(&[TOPIC, ("SECURITY_HUB", "false")])
+                .unwrap()
+                .security_hub,
+            None
+        );
+        for (vars, variable) in [
+            (vec![TOPIC, ("CHAT_TOPIC_ARN", "chat")], "CHAT_TOPIC_ARN"),
+            (vec![TOPIC, ("SECURITY_HUB", "yes")], "SECURITY_HUB"),
+            (vec![TOPIC, ("SECURITY_HUB", "true")], "SECURITY_HUB"),
+            (
+                vec![
+                    ("ALERT_TOPIC_ARN", "arn:aws:sns:us-east-1:alias:alerts"),
+                    ("SECURITY_HUB", "true"),
+                    ("AWS_REGION", "us-east-1"),
+                ],
+                "SECURITY_HUB",
+            ),
+        ] {
+            assert_eq!(config(&vars).unwrap_err().variable, variable, "{vars:?}");
+        }
     }
 
     #[test]

@@ -1,5 +1,16 @@
 //! Delivery of one object's alerts while it is being scanned: claim → publish → confirm, one
-//! bounded batch at a time.
+//! bounded batch at a time, and for each destination on its own.
+//!
+//! Several destinations (the alert topic; optionally a chat topic and Security Hub, see
+//! [`crate::lambda::fanout`]) each have dedup claims of their own: the main topic's claim is
+//! the alert's dedup key as before, another destination's is the key behind its name
+//! ([`destination_key`]). A batch goes to the main topic first, then to each other destination
+//! in turn, whatever happened at the one before, so a failure in one destination delays
+//! nothing in the others and loses nothing: only the destinations that failed are released
+//! and the object is retried, and on the retry the destinations that already have the alert
+//! find their claims confirmed and are skipped. The main topic (and the chat topic, which are
+//! not idempotent) therefore get an alert once, as with one destination; Security Hub would
+//! take a repeat as an update of the same finding anyway.
 //!
 //! Memory does not grow with the number of alerts in an object: the scanner (on a blocking
 //! thread) drops repeats of a dedup key it has already passed on, remembering only a digest of
@@ -11,6 +22,7 @@
 use crate::detector::Alert;
 use crate::lambda::ports::{AlertSink, Claim, DedupStore};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime};
@@ -35,14 +47,25 @@ pub fn key_digest(dedup_key: &str) -> KeyDigest {
 /// Dedup keys already handled in this invocation, shared by the objects it scans.
 pub type SeenKeys = Mutex<HashSet<KeyDigest>>;
 
+/// The dedup claim key of `dedup_key` at the destination called `destination`: its name, `#`,
+/// then the key. Keys start with a rule id, which has no `#`, so no alert's own key (the main
+/// topic's claim) can be mistaken for another destination's claim.
+pub fn destination_key(destination: &str, dedup_key: &str) -> String {
+    format!("{destination}#{dedup_key}")
+}
+
 /// Counts of one object's delivery.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct DeliveryCounts {
+    /// Published to the main topic.
     pub published: u64,
+    /// Published to the other destinations (each destination counts).
+    pub published_elsewhere: u64,
+    /// Already published to the main topic (within the dedup period, or earlier in this run).
     pub suppressed: u64,
     /// Published, but the dedup table could not be told (a later delivery may repeat them).
     pub unconfirmed: u64,
-    /// Not delivered: the object must be retried.
+    /// Not delivered to a destination (each destination counts): the object must be retried.
     pub undelivered: u64,
 }
 
@@ -84,31 +107,75 @@ impl<'a, K: AlertSink, D: DedupStore> Delivery<'a, K, D> {
             .remove(&key_digest(dedup_key));
     }
 
-    /// Delivers one batch (at most [`PUBLISH_BATCH`] alerts): claim each, publish the claimed
-    /// ones, confirm each accepted one at once, release the rest.
+    /// Delivers one batch (at most [`PUBLISH_BATCH`] alerts) to every destination: for each,
+    /// claim each alert, publish the claimed ones, confirm each accepted one at once, release
+    /// the rest. An alert that failed anywhere may come again in this run (it is forgotten).
     pub async fn deliver(&mut self, batch: Vec<Alert>) {
-        let mut claimed = Vec::with_capacity(batch.len());
+        let mut fresh = Vec::with_capacity(batch.len());
         for alert in batch {
             let first_time = self
                 .seen
                 .lock()
                 .expect("dedup set lock")
                 .insert(key_digest(&alert.dedup_key));
-            if !first_time {
+            if first_time {
+                fresh.push(alert);
+            } else {
                 self.counts.suppressed += 1;
-                continue;
             }
-            match self.dedup.claim(&alert, self.lease_until).await {
-                Ok(Claim::Granted { token }) => claimed.push((alert, token)),
-                Ok(Claim::AlreadyPublished) => self.counts.suppressed += 1,
+        }
+        if fresh.is_empty() {
+            return;
+        }
+        let mut failed = vec![false; fresh.len()];
+        // The main topic first: every subscriber relies on it.
+        self.deliver_to(None, &fresh, &mut failed).await;
+        for index in 0..self.sink.other_destinations().len() {
+            self.deliver_to(Some(index), &fresh, &mut failed).await;
+        }
+        for (alert, failed) in fresh.iter().zip(failed) {
+            if failed {
+                self.forget(&alert.dedup_key);
+            }
+        }
+    }
+
+    /// Claim → publish → confirm at one destination (`None`: the main topic); marks the
+    /// alerts it could not deliver in `failed`.
+    async fn deliver_to(
+        &mut self,
+        destination: Option<usize>,
+        alerts: &[Alert],
+        failed: &mut [bool],
+    ) {
+        let sink = self.sink;
+        let name = destination.map(|index| sink.other_destinations()[index]);
+        let mut claimed = Vec::with_capacity(alerts.len());
+        for (i, alert) in alerts.iter().enumerate() {
+            // The claim is made on a copy keyed for the destination; the alert itself is sent.
+            let keyed = match name {
+                None => Cow::Borrowed(alert),
+                Some(name) => {
+                    let mut keyed = alert.clone();
+                    keyed.dedup_key = destination_key(name, &alert.dedup_key);
+                    Cow::Owned(keyed)
+                }
+            };
+            match self.dedup.claim(&keyed, self.lease_until).await {
+                Ok(Claim::Granted { token }) => claimed.push((i, keyed, token)),
+                Ok(Claim::AlreadyPublished) => {
+                    if name.is_none() {
+                        self.counts.suppressed += 1;
+                    }
+                }
                 Ok(Claim::Busy) => {
                     // Someone else may still publish it, or may have died doing so: never
                     // acknowledge the object while that is undecided.
-                    self.forget(&alert.dedup_key);
-                    self.problem(format!("{} is claimed by another run", alert.dedup_key));
+                    failed[i] = true;
+                    self.problem(format!("{} is claimed by another run", keyed.dedup_key));
                 }
                 Err(e) => {
-                    self.forget(&alert.dedup_key);
+                    failed[i] = true;
                     self.problem(format!("dedup claim failed: {e}"));
                 }
             }
@@ -116,21 +183,28 @@ impl<'a, K: AlertSink, D: DedupStore> Delivery<'a, K, D> {
         if claimed.is_empty() {
             return;
         }
-        let alerts: Vec<Alert> = claimed.iter().map(|(a, _)| a.clone()).collect();
-        let results = self.sink.publish(&alerts).await;
-        drop(alerts);
-        for ((alert, token), result) in claimed.iter().zip(results) {
+        let to_send: Vec<Alert> = claimed.iter().map(|(i, _, _)| alerts[*i].clone()).collect();
+        let results = match destination {
+            None => sink.publish(&to_send).await,
+            Some(index) => sink.publish_other(index, &to_send).await,
+        };
+        drop(to_send);
+        for ((i, keyed, token), result) in claimed.iter().zip(results) {
             match result {
                 Ok(()) => {
-                    self.counts.published += 1;
-                    self.confirm(alert, token).await;
+                    match name {
+                        None => self.counts.published += 1,
+                        Some(_) => self.counts.published_elsewhere += 1,
+                    }
+                    self.confirm(keyed, token).await;
                 }
                 Err(e) => {
-                    self.forget(&alert.dedup_key);
-                    if let Err(release_error) = self.dedup.release(alert, token).await {
-                        tracing::warn!(dedup_key = %alert.dedup_key, error = %release_error, "could not release claim; it ends with its lease");
+                    failed[*i] = true;
+                    if let Err(release_error) = self.dedup.release(keyed, token).await {
+                        tracing::warn!(dedup_key = %keyed.dedup_key, error = %release_error, "could not release claim; it ends with its lease");
                     }
-                    self.problem(format!("publish failed for {}: {e}", alert.rule_id));
+                    let what = name.unwrap_or("publish");
+                    self.problem(format!("{what} failed for {}: {e}", keyed.rule_id));
                 }
             }
         }
@@ -169,5 +243,207 @@ impl<'a, K: AlertSink, D: DedupStore> Delivery<'a, K, D> {
                 ),
             )),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lambda::fanout::FanOut;
+    use serde_json::json;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A destination that records what it was given and fails while `failing` is set.
+    #[derive(Default)]
+    struct Recorder {
+        got: Mutex<Vec<String>>,
+        failing: std::sync::atomic::AtomicBool,
+        calls: AtomicUsize,
+    }
+
+    impl AlertSink for std::sync::Arc<Recorder> {
+        async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            alerts
+                .iter()
+                .map(|a| {
+                    if self.failing.load(Ordering::SeqCst) {
+                        Err("down".to_owned())
+                    } else {
+                        self.got.lock().unwrap().push(a.dedup_key.clone());
+                        Ok(())
+                    }
+                })
+                .collect()
+        }
+    }
+
+    /// Claims in memory: key → published.
+    #[derive(Default)]
+    struct Table(Mutex<HashMap<String, bool>>);
+
+    impl DedupStore for std::sync::Arc<Table> {
+        async fn claim(&self, alert: &Alert, _: SystemTime) -> Result<Claim, String> {
+            let mut items = self.0.lock().unwrap();
+            match items.get(&alert.dedup_key) {
+                Some(true) => Ok(Claim::AlreadyPublished),
+                Some(false) => Ok(Claim::Busy),
+                None => {
+                    items.insert(alert.dedup_key.clone(), false);
+                    Ok(Claim::Granted {
+                        token: String::new(),
+                    })
+                }
+            }
+        }
+        async fn confirm(&self, alert: &Alert, _: &str) -> Result<(), String> {
+            self.0.lock().unwrap().insert(alert.dedup_key.clone(), true);
+            Ok(())
+        }
+        async fn release(&self, alert: &Alert, _: &str) -> Result<(), String> {
+            self.0.lock().unwrap().remove(&alert.dedup_key);
+            Ok(())
+        }
+    }
+
+    fn alert(key: &str) -> Alert {
+        let mut a = crate::formats::testing::ami_share_alert();
+        a.dedup_key = key.to_owned();
+        a.record = json!({});
+        a
+    }
+
+    struct World {
+        main: std::sync::Arc<Recorder>,
+        chat: std::sync::Arc<Recorder>,
+        hub: std::sync::Arc<Recorder>,
+        sink: FanOut<std::sync::Arc<Recorder>, std::sync::Arc<Recorder>>,
+        table: std::sync::Arc<Table>,
+    }
+
+    fn world() -> World {
+        let (main, chat, hub) = Default::default();
+        let main: std::sync::Arc<Recorder> = main;
+        let chat: std::sync::Arc<Recorder> = chat;
+        let hub: std::sync::Arc<Recorder> = hub;
+        World {
+            sink: FanOut::new(main.clone())
+                .with("chat", chat.clone())
+                .with("securityhub", hub.clone()),
+            main,
+            chat,
+            hub,
+            table: Default::default(),
+        }
+    }
+
+    /// One delivery of `keys`, as one retry of an object would make it.
+    async fn run(w: &World, keys: &[&str]) -> Result<DeliveryCounts, (DeliveryCounts, String)> {
+        let seen = SeenKeys::default();
+        let mut delivery = Delivery::new(&w.sink, &w.table, &seen, SystemTime::now());
+        delivery
+            .deliver(keys.iter().map(|k| alert(k)).collect())
+            .await;
+        delivery.finish()
+    }
+
+    fn got(r: &Recorder) -> Vec<String> {
+        r.got.lock().unwrap().clone()
+    }
+
+    #[tokio::test]
+    async fn a_failed_destination_is_retried_alone() {
+        let w = world();
+        w.chat.failing.store(true, Ordering::SeqCst);
+        let (counts, problem) = run(&w, &["r|1", "r|2"]).await.unwrap_err();
+        assert_eq!(
+            (
+                counts.published,
+                counts.published_elsewhere,
+                counts.undelivered
+            ),
+            (2, 2, 2)
+        );
+        assert!(problem.contains("chat failed for"), "{problem}");
+        // Neither the main topic nor Security Hub waited for the chat topic.
+        assert_eq!(got(&w.main), ["r|1", "r|2"]);
+        assert_eq!(got(&w.hub), ["r|1", "r|2"]);
+        assert!(got(&w.chat).is_empty());
+
+        // The object's retry: only the chat topic gets the alerts; nothing is repeated.
+        w.chat.failing.store(false, Ordering::SeqCst);
+        let counts = run(&w, &["r|1", "r|2"]).await.unwrap();
+        assert_eq!(
+            (
+                counts.published,
+                counts.suppressed,
+                counts.published_elsewhere
+            ),
+            (0, 2, 2)
+        );
+        assert_eq!(got(&w.main), ["r|1", "r|2"]);
+        assert_eq!(got(&w.hub), ["r|1", "r|2"]);
+        assert_eq!(got(&w.chat), ["r|1", "r|2"]);
+        // Everything delivered: a third run publishes nothing anywhere.
+        let counts = run(&w, &["r|1", "r|2"]).await.unwrap();
+        assert_eq!((counts.published, counts.published_elsewhere), (0, 0));
+        assert_eq!(w.chat.calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failed_main_topic_loses_nothing_elsewhere() {
+        let w = world();
+        w.main.failing.store(true, Ordering::SeqCst);
+        let (counts, problem) = run(&w, &["r|1"]).await.unwrap_err();
+        assert_eq!((counts.published, counts.published_elsewhere), (0, 2));
+        assert!(problem.contains("publish failed for"), "{problem}");
+        assert_eq!(got(&w.chat), ["r|1"]);
+        w.main.failing.store(false, Ordering::SeqCst);
+        let counts = run(&w, &["r|1"]).await.unwrap();
+        assert_eq!((counts.published, counts.published_elsewhere), (1, 0));
+        assert_eq!(got(&w.main), ["r|1"]);
+        assert_eq!(got(&w.chat), ["r|1"]);
+        assert_eq!(got(&w.hub), ["r|1"]);
+    }
+
+    #[tokio::test]
+    async fn each_destination_has_its_own_claim() {
+        let w = world();
+        run(&w, &["r|1"]).await.unwrap();
+        let mut keys: Vec<String> = w.table.0.lock().unwrap().keys().cloned().collect();
+        keys.sort();
+        assert_eq!(keys, ["chat#r|1", "r|1", "securityhub#r|1"]);
+        // The alert itself goes out with its own key (chat threads and finding ids use it).
+        assert_eq!(got(&w.chat), ["r|1"]);
+    }
+
+    #[tokio::test]
+    async fn a_repeat_in_the_same_run_retries_only_what_failed() {
+        let w = world();
+        let seen = SeenKeys::default();
+        let mut delivery = Delivery::new(&w.sink, &w.table, &seen, SystemTime::now());
+        w.hub.failing.store(true, Ordering::SeqCst);
+        delivery.deliver(vec![alert("r|1")]).await;
+        w.hub.failing.store(false, Ordering::SeqCst);
+        // The same alert later in the run (another object) is not suppressed by the run's
+        // memory, since it failed somewhere; its claims decide.
+        delivery.deliver(vec![alert("r|1")]).await;
+        assert_eq!(got(&w.main), ["r|1"]);
+        assert_eq!(got(&w.chat), ["r|1"]);
+        assert_eq!(got(&w.hub), ["r|1"]);
+        assert_eq!(delivery.counts.undelivered, 1);
+    }
+
+    #[tokio::test]
+    async fn one_destination_claims_the_bare_key_as_before() {
+        let main: std::sync::Arc<Recorder> = Default::default();
+        let table: std::sync::Arc<Table> = Default::default();
+        let seen = SeenKeys::default();
+        let mut delivery = Delivery::new(&main, &table, &seen, SystemTime::now());
+        delivery.deliver(vec![alert("r|1"), alert("r|1")]).await;
+        let counts = delivery.finish().unwrap();
+        assert_eq!((counts.published, counts.suppressed), (1, 1));
+        assert_eq!(table.0.lock().unwrap().keys().collect::<Vec<_>>(), ["r|1"]);
     }
 }

@@ -6,18 +6,23 @@
 //! - [`delivery`]: claim → publish → confirm in bounded batches while an object is scanned.
 //! - [`ports`]: the traits the handler is generic over; [`s3`], [`sns`], [`dynamo`] implement
 //!   them with the AWS SDK.
+//! - [`fanout`]: the alert topic plus the optional [`chat`] topic and [`security_hub`] as one
+//!   sink; each destination is claimed and confirmed on its own.
 //! - [`config`]: environment variables, validated once at cold start.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
 //! - [`window_store`]: threshold-rule windows across invocations (DynamoDB) and the gate call.
 
+pub mod chat;
 pub mod config;
 pub mod delivery;
 pub mod dynamo;
 pub mod events;
+pub mod fanout;
 pub mod handler;
 pub mod metrics;
 pub mod ports;
 pub mod s3;
+pub mod security_hub;
 pub mod sns;
 pub mod window_store;
 

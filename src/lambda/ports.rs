@@ -39,11 +39,30 @@ pub trait ObjectSource: Send + Sync + 'static {
     ) -> impl Future<Output = Result<OpenedObject, FetchError>> + Send;
 }
 
-/// Where alerts go (SNS in production).
+/// Where alerts go (SNS in production): the main destination, and optionally others (a chat
+/// topic, Security Hub) that [`crate::lambda::delivery`] claims, publishes and confirms one by
+/// one, so a failure in one neither loses the alert in another nor repeats it there.
 pub trait AlertSink: Send + Sync + 'static {
-    /// Publishes `alerts`; one result per alert, in order. An `Err` means the alert was not
-    /// delivered and the caller must keep it for a retry.
+    /// Publishes `alerts` to the main destination; one result per alert, in order. An `Err`
+    /// means the alert was not delivered and the caller must keep it for a retry.
     fn publish(&self, alerts: &[Alert]) -> impl Future<Output = Vec<Result<(), String>>> + Send;
+
+    /// Names of the other destinations, in order (each prefixes its dedup claims); none unless
+    /// overridden.
+    fn other_destinations(&self) -> &[&'static str] {
+        &[]
+    }
+
+    /// Publishes `alerts` to other destination `index` (of [`Self::other_destinations`]); one
+    /// result per alert, as [`Self::publish`].
+    fn publish_other(
+        &self,
+        index: usize,
+        alerts: &[Alert],
+    ) -> impl Future<Output = Vec<Result<(), String>>> + Send {
+        let refused = vec![Err(format!("no destination number {index}")); alerts.len()];
+        std::future::ready(refused)
+    }
 }
 
 /// The answer to a dedup claim.

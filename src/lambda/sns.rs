@@ -196,6 +196,17 @@ fn group_id(account: &str) -> String {
 
 /// Builds the SNS message for an alert.
 pub fn prepare(alert: &Alert) -> PreparedMessage {
+    // One message per protocol (MessageStructure json): machine subscribers get the alert
+    // JSON under `default`, e-mail a readable text, SMS one line; all within the limit.
+    let body = crate::formats::sns::message_within(alert, MAX_BODY_BYTES, |budget| {
+        body_within_limit(alert, budget)
+    });
+    prepare_with_body(alert, body)
+}
+
+/// The SNS message for an alert with `body` (at most [`MAX_BODY_BYTES`]): the subject,
+/// attributes and FIFO ids every topic of ours gets.
+pub fn prepare_with_body(alert: &Alert, body: String) -> PreparedMessage {
     let account = alert.account_id.clone().unwrap_or_else(|| "unknown".into());
     let attribute = |s: &str| {
         if s.is_empty() {
@@ -205,11 +216,7 @@ pub fn prepare(alert: &Alert) -> PreparedMessage {
         }
     };
     PreparedMessage {
-        // One message per protocol (MessageStructure json): machine subscribers get the alert
-        // JSON under `default`, e-mail a readable text, SMS one line; all within the limit.
-        body: crate::formats::sns::message_within(alert, MAX_BODY_BYTES, |budget| {
-            body_within_limit(alert, budget)
-        }),
+        body,
         subject: subject(alert),
         attributes: vec![
             ("rule_id", attribute(&alert.rule_id)),
@@ -254,6 +261,10 @@ pub struct SnsSink {
     topic_arn: String,
     fifo: bool,
     backoff: Duration,
+    /// The message for an alert.
+    prepare: fn(&Alert) -> PreparedMessage,
+    /// Bodies are per-protocol JSON (`MessageStructure: json`).
+    per_protocol: bool,
 }
 
 impl SnsSink {
@@ -265,7 +276,17 @@ impl SnsSink {
             topic_arn,
             fifo,
             backoff: Duration::from_millis(200),
+            prepare,
+            per_protocol: true,
         }
+    }
+
+    /// Sends `prepare`'s body as it is to every protocol (no `MessageStructure`): the chat
+    /// topic's notifications.
+    pub fn with_single_body(mut self, prepare: fn(&Alert) -> PreparedMessage) -> Self {
+        self.prepare = prepare;
+        self.per_protocol = false;
+        self
     }
 
     /// Changes the pause before the first retry (doubles each time); tests shorten it.
@@ -278,8 +299,10 @@ impl SnsSink {
         let mut entry = PublishBatchRequestEntry::builder()
             .id(id.to_string())
             .message(&m.body)
-            .message_structure("json")
             .subject(&m.subject);
+        if self.per_protocol {
+            entry = entry.message_structure("json");
+        }
         for (name, value) in &m.attributes {
             entry = entry.message_attributes(
                 *name,
@@ -403,7 +426,7 @@ fn is_retryable_call<E: ProvideErrorMetadata>(error: &aws_sdk_sns::error::SdkErr
 
 impl AlertSink for SnsSink {
     async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
-        let messages: Vec<PreparedMessage> = alerts.iter().map(prepare).collect();
+        let messages: Vec<PreparedMessage> = alerts.iter().map(self.prepare).collect();
         let mut results: Vec<Result<(), String>> = vec![Err("not sent".to_owned()); messages.len()];
         for batch in batches(&messages) {
             self.send_batch(&messages, &batch, &mut results).await;

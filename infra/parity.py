@@ -8,7 +8,10 @@ Compared, for the default ("new trail") shape of both:
   rule that visibility covers six function timeouts;
 - the alert topic (KMS-encrypted) and the dedup table (key, TTL attribute, billing).
 
-Usage: python parity.py template.yaml cdk.out/new-trail/trailwatch.template.json
+Usage: python parity.py template.yaml cdk.out/new-trail/trailwatch.template.json [CONDITION,...]
+The optional list names SAM conditions to take as true (the optional features, e.g.
+CreateChatTopic,UseSecurityHub) for a CDK synth with the same features on: conditional
+resources, grants and environment values are then compared as deployed with them.
 Exits 1 listing every difference. Both templates are read with cfn-lint's decoder, which knows
 CloudFormation's short-form tags (!Ref, !Sub, !If ...).
 """
@@ -32,6 +35,8 @@ SAM_DEFAULT_CONDITIONS = {
     "UseDedup": True,
     "HasReservedConcurrency": False,
     "HasOpsTopic": False,
+    "CreateChatTopic": False,
+    "UseSecurityHub": False,
 }
 
 # Filled from the SAM template's parameter defaults: CDK bakes the same defaults in at synth.
@@ -228,18 +233,24 @@ def compare(name: str, sam: Any, cdk: Any, problems: list[str]) -> None:
             problems.append(f"{name}: SAM {sam!r} != CDK {cdk!r}")
 
 
-def main(sam_path: str, cdk_path: str) -> int:
-    problems = check(load(sam_path), load(cdk_path))
+def main(sam_path: str, cdk_path: str, enabled: list[str] | None = None) -> int:
+    conditions = dict(SAM_DEFAULT_CONDITIONS)
+    for name in enabled or []:
+        if name not in conditions:
+            raise SystemExit(f"unknown SAM condition {name}; known: {sorted(conditions)}")
+        conditions[name] = True
+    problems = check(load(sam_path), load(cdk_path), conditions)
     if problems:
         print("infra parity: the SAM template and the CDK stack disagree:")
         for p in problems:
             print(f"  - {p}")
         return 1
-    print("infra parity: SAM and CDK agree (environment, IAM, alarms, queues, topic, tables)")
-    return self_test(sam_path, cdk_path)
+    on = f" with {', '.join(enabled)}" if enabled else ""
+    print(f"infra parity: SAM and CDK agree{on} (environment, IAM, alarms, queues, topics, tables)")
+    return self_test(sam_path, cdk_path, conditions)
 
 
-def self_test(sam_path: str, cdk_path: str) -> int:
+def self_test(sam_path: str, cdk_path: str, conditions: dict[str, bool]) -> int:
     """The check must see a drift: drop an environment variable, widen an action, change an
     alarm threshold and the redrive count in the SAM side, one at a time."""
     def drop_env(t: dict[str, Any]) -> None:
@@ -256,20 +267,23 @@ def self_test(sam_path: str, cdk_path: str) -> int:
     def redrive(t: dict[str, Any]) -> None:
         t["Resources"]["IngestQueue"]["Properties"]["RedrivePolicy"]["maxReceiveCount"] = 2
 
-    for mutate in (drop_env, extra_action, alarm_threshold, redrive):
+    def drop_last_grant(t: dict[str, Any]) -> None:
+        t["Resources"]["FunctionRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"].pop()
+
+    for mutate in (drop_env, extra_action, alarm_threshold, redrive, drop_last_grant):
         sam = load(sam_path)
         mutate(sam)
-        if not check(sam, load(cdk_path)):
+        if not check(sam, load(cdk_path), conditions):
             print(f"infra parity self-test: {mutate.__name__} went unnoticed")
             return 1
     print("infra parity self-test: each injected drift is reported")
     return 0
 
 
-def check(sam: dict[str, Any], cdk: dict[str, Any]) -> list[str]:
+def check(sam: dict[str, Any], cdk: dict[str, Any], conditions: dict[str, bool] = SAM_DEFAULT_CONDITIONS) -> list[str]:
     sam["Resources"] = resolve_conditions(
-        {n: r for n, r in sam["Resources"].items() if SAM_DEFAULT_CONDITIONS.get(r.get("Condition", ""), True)},
-        SAM_DEFAULT_CONDITIONS,
+        {n: r for n, r in sam["Resources"].items() if conditions.get(r.get("Condition", ""), True)},
+        conditions,
     )
     PARAMETER_DEFAULTS.update(
         {name: p["Default"] for name, p in sam.get("Parameters", {}).items() if "Default" in p}
@@ -307,6 +321,12 @@ def check(sam: dict[str, Any], cdk: dict[str, Any]) -> list[str]:
         if row["Seconds"] != 6 * int(seconds) + 30:
             problems.append(f"SAM visibility for timeout {seconds}: {row['Seconds']} != 6 x timeout + 30")
 
+    compare(
+        "SNS topics",
+        len(of_type(sam, "AWS::SNS::Topic")),
+        len(of_type(cdk, "AWS::SNS::Topic")),
+        problems,
+    )
     for label, template in (("SAM", sam), ("CDK", cdk)):
         topics = of_type(template, "AWS::SNS::Topic")
         if not topics or not all("KmsMasterKeyId" in t["Properties"] for t in topics.values()):
@@ -329,6 +349,6 @@ def check(sam: dict[str, Any], cdk: dict[str, Any]) -> list[str]:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4):
         raise SystemExit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2]))
+    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3].split(",") if len(sys.argv) == 4 else None))

@@ -50,6 +50,10 @@ export interface TrailwatchSettings {
   readonly emailMinSeverity: Severity;
   /** Topic for the CloudWatch alarms; the alert topic when absent. */
   readonly opsTopicArn?: string;
+  /** Create a second topic for AWS Chatbot / Amazon Q Developer custom notifications. */
+  readonly chatTopic: boolean;
+  /** Also import alerts into Security Hub (the account's default product) as ASFF findings. */
+  readonly securityHub: boolean;
   readonly oldestMessageAgeAlarmSeconds: number;
   readonly memorySize: number;
   readonly timeoutSeconds: number;
@@ -75,6 +79,8 @@ export const DEFAULTS: TrailwatchSettings = {
   enableDedupTable: true,
   // Everything but the info-level audit rule: share and encryption alerts, not config churn.
   emailMinSeverity: 'medium',
+  chatTopic: false,
+  securityHub: false,
   oldestMessageAgeAlarmSeconds: 900,
   memorySize: 512,
   timeoutSeconds: 120,
@@ -257,6 +263,8 @@ export function settingsFromContext(get: (key: string) => unknown): TrailwatchSe
     alertEmail: str('alertEmail'),
     emailMinSeverity: str('emailMinSeverity') as Severity | undefined,
     opsTopicArn: str('opsTopicArn'),
+    chatTopic: bool('chatTopic'),
+    securityHub: bool('securityHub'),
     oldestMessageAgeAlarmSeconds: num('oldestMessageAgeAlarmSeconds'),
     memorySize: num('memorySize'),
     timeoutSeconds: num('timeoutSeconds'),

@@ -38,7 +38,7 @@ export const CHECKOV_ANSWERS = {
   CKV_AWS_116:
     'Fed by SQS, whose redrive policy sends failed messages to the dead-letter queue; a function DLQ only ' +
     'applies to asynchronous invocations.',
-  CKV_AWS_117: 'The function calls only public AWS endpoints (S3, SNS, DynamoDB); a VPC would add NAT cost and no isolation.',
+  CKV_AWS_117: 'The function calls only public AWS endpoints (S3, SNS, DynamoDB, Security Hub); a VPC would add NAT cost and no isolation.',
   CKV_AWS_115:
     'Concurrency is capped by the SQS event source (maxConcurrency) without taking from the account pool; ' +
     'reservedConcurrency is available when a team wants it.',
@@ -71,6 +71,8 @@ export interface TrailwatchStackProps extends cdk.StackProps {
 
 export class TrailwatchStack extends cdk.Stack {
   readonly alertTopic: sns.Topic;
+  /** Custom notifications for AWS Chatbot / Amazon Q Developer (setting chatTopic). */
+  readonly chatTopic?: sns.Topic;
   readonly ingestQueue: sqs.Queue;
   readonly deadLetterQueue: sqs.Queue;
   readonly function: lambda.Function;
@@ -120,6 +122,16 @@ export class TrailwatchStack extends cdk.Stack {
           },
         }),
       );
+    }
+
+    // Custom notifications for AWS Chatbot / Amazon Q Developer: not a subscription of the
+    // alert topic, whose HTTPS subscribers expect the alert JSON.
+    if (s.chatTopic) {
+      this.chatTopic = new sns.Topic(this, 'ChatTopic', {
+        displayName: 'trailwatch chat notifications',
+        masterKey: alertKey,
+        enforceSSL: true,
+      });
     }
 
     // ------------------------------------------------------------ ingestion queue
@@ -230,6 +242,28 @@ export class TrailwatchStack extends cdk.Stack {
         resources: [alertKey.keyArn],
       }),
     );
+    if (this.chatTopic) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'PublishChatNotifications',
+          actions: ['sns:Publish'],
+          resources: [this.chatTopic.topicArn],
+        }),
+      );
+    }
+    if (s.securityHub) {
+      // The service authorization reference scopes BatchImportFindings to a product: the
+      // account's own default product, in this region.
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ImportFindings',
+          actions: ['securityhub:BatchImportFindings'],
+          resources: [
+            `arn:${cdk.Aws.PARTITION}:securityhub:${cdk.Aws.REGION}:${cdk.Aws.ACCOUNT_ID}:product/${cdk.Aws.ACCOUNT_ID}/default`,
+          ],
+        }),
+      );
+    }
     if (this.dedupTable) {
       role.addToPolicy(
         new iam.PolicyStatement({
@@ -261,6 +295,8 @@ export class TrailwatchStack extends cdk.Stack {
         MAX_CONCURRENT_OBJECTS: String(s.maxConcurrentObjects),
         MAX_DECOMPRESSED_BYTES: String(s.maxDecompressedBytes),
         RUST_LOG: s.logLevel,
+        CHAT_TOPIC_ARN: this.chatTopic?.topicArn ?? '',
+        SECURITY_HUB: String(s.securityHub),
       },
     });
     this.function.addEventSource(
@@ -332,6 +368,12 @@ export class TrailwatchStack extends cdk.Stack {
       description: 'Subscribe here; filter on the rule_id, severity, account_id and event_name attributes.',
       value: this.alertTopic.topicArn,
     });
+    if (this.chatTopic) {
+      new cdk.CfnOutput(this, 'ChatTopicArn', {
+        description: 'Connect this topic to a Slack or Teams channel in AWS Chatbot / Amazon Q Developer.',
+        value: this.chatTopic.topicArn,
+      });
+    }
     new cdk.CfnOutput(this, 'IngestQueueUrl', { value: this.ingestQueue.queueUrl });
     new cdk.CfnOutput(this, 'IngestQueueArn', { value: this.ingestQueue.queueArn });
     new cdk.CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });

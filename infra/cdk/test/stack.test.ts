@@ -253,6 +253,47 @@ describe('existing trail SNS notices', () => {
   });
 });
 
+describe('chat topic and Security Hub', () => {
+  it('grant nothing and set nothing unless asked for', () => {
+    const { template } = build();
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    assert.equal(fn.Properties.Environment.Variables.CHAT_TOPIC_ARN, '');
+    assert.equal(fn.Properties.Environment.Variables.SECURITY_HUB, 'false');
+    const actions = functionStatements(template).flatMap(actionsOf);
+    assert.ok(!actions.includes('securityhub:BatchImportFindings'));
+  });
+
+  it('publish to an encrypted chat topic and import into the default product only', () => {
+    const { template } = build({ chatTopic: true, securityHub: true });
+    const topics = template.findResources('AWS::SNS::Topic');
+    const chat = Object.entries(topics).find(([id]) => id.startsWith('ChatTopic'));
+    assert.ok(chat, 'a chat topic');
+    assert.ok(chat[1].Properties.KmsMasterKeyId, 'encrypted');
+    const fn = Object.values(template.findResources('AWS::Lambda::Function'))[0];
+    assert.deepEqual(fn.Properties.Environment.Variables.CHAT_TOPIC_ARN, { Ref: chat[0] });
+    assert.equal(fn.Properties.Environment.Variables.SECURITY_HUB, 'true');
+    const statements = functionStatements(template);
+    const publishChat = statements.find((st) => st.Sid === 'PublishChatNotifications');
+    assert.deepEqual(publishChat?.Resource, { Ref: chat[0] });
+    const findings = statements.find((st) => st.Sid === 'ImportFindings');
+    assert.equal(findings?.Action, 'securityhub:BatchImportFindings');
+    assert.deepEqual(findings?.Resource, {
+      'Fn::Join': ['', [
+        'arn:', { Ref: 'AWS::Partition' }, ':securityhub:', { Ref: 'AWS::Region' }, ':',
+        { Ref: 'AWS::AccountId' }, ':product/', { Ref: 'AWS::AccountId' }, '/default',
+      ]],
+    });
+  });
+
+  it('read both settings from context', () => {
+    const s = settingsFromContext((k) => ({ chatTopic: 'true', securityHub: 'true' } as Record<string, string>)[k]);
+    assert.equal(s.chatTopic, true);
+    assert.equal(s.securityHub, true);
+    assert.throws(() => settingsFromContext((k) => (k === 'securityHub' ? 'yes' : undefined)), /securityHub/);
+  });
+});
+
 describe('cdk-nag', () => {
   it('fails the synth on a new wildcard grant nobody answered', () => {
     assert.throws(

@@ -387,3 +387,27 @@ async fn calls_hold_at_most_100_findings() {
     assert!(results.iter().all(Result::is_ok));
     assert_eq!(*sizes.lock().unwrap(), [100, 100, 50]);
 }
+
+#[tokio::test]
+async fn an_alert_without_an_account_is_not_imported_and_not_retried() {
+    // ASFF requires AwsAccountId; no retry can supply one, so the alert is reported in the log
+    // and counted delivered here (the alert topic still carries it).
+    let sizes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = sizes.clone();
+    let importer = mock!(aws_sdk_securityhub::Client::batch_import_findings).then_compute_output(
+        move |input| {
+            seen.lock().unwrap().push(input.findings().len());
+            imported(input)
+        },
+    );
+    let client = mock_client!(aws_sdk_securityhub, RuleMode::MatchAny, [&importer]);
+    let mut batch = alerts(2);
+    batch[0].account_id = None;
+    let results = hub(client).publish(&batch).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        *sizes.lock().unwrap(),
+        [1],
+        "only the alert with an account is imported"
+    );
+}

@@ -32,6 +32,9 @@ SAM_DEFAULT_CONDITIONS = {
     "UseDedup": True,
     "HasReservedConcurrency": False,
     "HasOpsTopic": False,
+    "HasConfigSource": False,
+    "ConfigInS3": False,
+    "ConfigInSsm": False,
 }
 
 # Filled from the SAM template's parameter defaults: CDK bakes the same defaults in at synth.

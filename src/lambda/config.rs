@@ -107,7 +107,13 @@ impl TuningSource {
             crate::lambda::reload::Fetched::Changed { text, .. } => {
                 self.parse_text(&text, task_root)
             }
-            crate::lambda::reload::Fetched::Unchanged => unreachable!("no version was known"),
+            crate::lambda::reload::Fetched::Unchanged => Err(bad(
+                "TRAILWATCH_CONFIG",
+                format!(
+                    "{}: answered \"not modified\" to a first read",
+                    self.describe()
+                ),
+            )),
         }
     }
 

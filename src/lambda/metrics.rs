@@ -119,4 +119,26 @@ mod tests {
             assert!(emf.get(*name).is_some(), "{name} declared but missing");
         }
     }
+
+    #[test]
+    fn exception_counts_add_up_over_the_objects_of_one_invocation() {
+        let object = |suppressed: u64| {
+            let mut exceptions = ExceptionTally::default();
+            for _ in 0..suppressed {
+                exceptions.suppressed("partner-dr");
+            }
+            ObjectOutcome::Scanned(ObjectReport {
+                exceptions,
+                ..ObjectReport::default()
+            })
+        };
+        let mut first = InvocationMetrics::default();
+        first.record(&object(2));
+        first.record(&object(1));
+        assert_eq!(first.exceptions.get("partner-dr").suppressed, 3);
+        // A new invocation starts from zero: counts are per invocation, not since cold start.
+        let mut second = InvocationMetrics::default();
+        second.record(&object(1));
+        assert_eq!(second.exceptions.get("partner-dr").suppressed, 1);
+    }
 }

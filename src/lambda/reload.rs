@@ -163,7 +163,13 @@ impl TuningReloader {
     pub async fn load_initial(&self) -> Result<LambdaConfig, ConfigError> {
         let Fetched::Changed { text, version } = fetch(&self.source, &self.clients, None).await?
         else {
-            unreachable!("no version was known");
+            return Err(ConfigError {
+                variable: "TRAILWATCH_CONFIG",
+                problem: format!(
+                    "{}: answered \"not modified\" to a first read",
+                    self.source.describe()
+                ),
+            });
         };
         let config = self.configure(&text)?;
         let mut state = self.state.lock().await;

@@ -349,6 +349,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         let mut found = 0u64;
         let mut gate = ThresholdGate::new();
         let mut window_error = None;
+        let mut released_expired = ExceptionTally::default();
         while let Some(alert) = alerts_rx.recv().await {
             // A threshold rule's record is one count; an alert only once its window is full.
             let alert = if alert.is_pending() {
@@ -357,7 +358,12 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
                 }
                 match gate_alerts(&mut gate, &self.windows, vec![alert]).await {
                     Ok(mut released) => match released.pop() {
-                        Some(alert) => alert,
+                        Some(alert) => {
+                            for expired in &alert.expired_exceptions {
+                                released_expired.expired_match(&expired.name);
+                            }
+                            alert
+                        }
                         None => continue,
                     },
                     Err(problem) => {
@@ -378,7 +384,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
             delivery.deliver(batch).await;
         }
 
-        let (result, repeats, exceptions) = match scanner.await {
+        let (result, repeats, mut exceptions) = match scanner.await {
             Ok(done) => done,
             Err(join_error) => {
                 tracing::error!(bucket = %object.bucket, key = %object.key, error = %join_error, "scanner task failed");
@@ -396,6 +402,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         // A count that could not be stored is retried with the object: the counts already
         // added are sets, so adding the same members again changes nothing.
         let publish_error = publish_error.or(window_error);
+        exceptions.add(&released_expired);
         let report = ObjectReport {
             records: stats.records,
             skipped_records: stats.skipped_records,
@@ -443,8 +450,11 @@ struct ScanToChannel {
 
 impl ScanSink for &mut ScanToChannel {
     fn alert(&mut self, alert: Alert) {
-        for expired in &alert.expired_exceptions {
-            self.exceptions.expired_match(&expired.name);
+        // A threshold rule's record is counted when its window releases an alert, not per record.
+        if !alert.is_pending() {
+            for expired in &alert.expired_exceptions {
+                self.exceptions.expired_match(&expired.name);
+            }
         }
         // Every record of a burst counts: pending threshold alerts share a window's key.
         if alert.is_pending() || self.passed.insert(key_digest(&alert.dedup_key)) {

@@ -8,8 +8,13 @@ Compared, for the default ("new trail") shape of both:
   rule that visibility covers six function timeouts;
 - the alert topic (KMS-encrypted) and the dedup table (key, TTL attribute, billing).
 
-Usage: python parity.py template.yaml cdk.out/new-trail/trailwatch.template.json [CONDITION,...]
-The optional list names SAM conditions to take as true (the optional features, e.g.
+And, given CDK synths with a tuning-file source (`SOURCE=TEMPLATE` pairs), that for the same
+`ConfigSource` both grant read access on exactly the same object or parameter, set
+`TRAILWATCH_CONFIG` to it and have the same `ConfigReloadFailed` alarm.
+
+Usage: python parity.py template.yaml CDK_TEMPLATE [--conditions A,B] [SOURCE=TEMPLATE ...]
+
+`--conditions` names SAM conditions to take as true (the optional features, e.g.
 CreateChatTopic,UseSecurityHub) for a CDK synth with the same features on: conditional
 resources, grants and environment values are then compared as deployed with them.
 Exits 1 listing every difference. Both templates are read with cfn-lint's decoder, which knows
@@ -37,6 +42,9 @@ SAM_DEFAULT_CONDITIONS = {
     "HasOpsTopic": False,
     "CreateChatTopic": False,
     "UseSecurityHub": False,
+    "HasConfigSource": False,
+    "ConfigInS3": False,
+    "ConfigInSsm": False,
 }
 
 # Filled from the SAM template's parameter defaults: CDK bakes the same defaults in at synth.
@@ -233,13 +241,88 @@ def compare(name: str, sam: Any, cdk: Any, problems: list[str]) -> None:
             problems.append(f"{name}: SAM {sam!r} != CDK {cdk!r}")
 
 
-def main(sam_path: str, cdk_path: str, enabled: list[str] | None = None) -> int:
+CONFIG_SIDS = ("ReadConfigObject", "ReadConfigParameter")
+CONFIG_CONDITIONS = ("HasConfigSource", "ConfigInS3", "ConfigInSsm")
+
+
+def evaluate(node: Any, params: dict[str, str]) -> Any:
+    """Evaluates Ref (parameters), Fn::Split and Fn::Select on known parameter values; other
+    nodes are returned with their children evaluated."""
+    if isinstance(node, list):
+        return [evaluate(v, params) for v in node]
+    if not isinstance(node, dict):
+        return node
+    if set(node) == {"Ref"} and node["Ref"] in params:
+        return params[node["Ref"]]
+    if set(node) == {"Fn::Split"}:
+        sep, text = evaluate(node["Fn::Split"], params)
+        return text.split(sep) if isinstance(text, str) else node
+    if set(node) == {"Fn::Select"}:
+        index, items = evaluate(node["Fn::Select"], params)
+        return items[int(index)] if isinstance(items, list) else node
+    return {k: evaluate(v, params) for k, v in node.items()}
+
+
+def sam_conditions_for(source: str) -> dict[str, bool]:
+    """The template's config conditions, computed the way CloudFormation would for `source`."""
+    return {
+        "HasConfigSource": source != "",
+        "ConfigInS3": source != "" and source.split("s3://")[0] == "",
+        "ConfigInSsm": source != "" and source.split("ssm:")[0] == "",
+    }
+
+
+def config_grants(template: dict[str, Any]) -> set[tuple[str, str]]:
+    """(action, resource text) of the statements that read the tuning file."""
+    resources = template["Resources"]
+    _, fn = function_of(template)
+    out = set()
+    for statement in role_statements(template, role_of(fn)):
+        if statement.get("Sid") not in CONFIG_SIDS:
+            continue
+        for action in as_list(statement["Action"]):
+            for resource in as_list(statement["Resource"]):
+                out.add((action, flatten_string(resource, resources)))
+    return out
+
+
+def check_config_source(sam: dict[str, Any], source: str, cdk: dict[str, Any]) -> list[str]:
+    conditions = {**SAM_DEFAULT_CONDITIONS, **sam_conditions_for(source)}
+    # Only the resources CloudFormation would create are evaluated (the others split the
+    # source on a prefix it does not have).
+    kept = {n: r for n, r in sam["Resources"].items() if conditions.get(r.get("Condition", ""), True)}
+    sam["Resources"] = evaluate(resolve_conditions(kept, conditions), {"ConfigSource": source})
+    problems: list[str] = []
+    compare(f"{source}: grants to read the tuning file", config_grants(sam), config_grants(cdk), problems)
+    if not config_grants(cdk):
+        problems.append(f"{source}: the CDK stack grants nothing on the tuning file")
+    _, cdk_fn = function_of(cdk)
+    compare(
+        f"{source}: TRAILWATCH_CONFIG",
+        source,
+        cdk_fn["Properties"]["Environment"]["Variables"].get("TRAILWATCH_CONFIG"),
+        problems,
+    )
+    def reload_alarms(t: dict[str, Any]) -> set[tuple[Any, ...]]:
+        return {a for a in alarms(t) if a[1] == "ConfigReloadFailed"}
+
+    compare(f"{source}: reload alarm", reload_alarms(sam), reload_alarms(cdk), problems)
+    if not reload_alarms(cdk):
+        problems.append(f"{source}: no ConfigReloadFailed alarm")
+    return problems
+
+
+def main(
+    sam_path: str, cdk_path: str, enabled: list[str] | None = None, sources: dict[str, str] | None = None
+) -> int:
     conditions = dict(SAM_DEFAULT_CONDITIONS)
     for name in enabled or []:
         if name not in conditions:
             raise SystemExit(f"unknown SAM condition {name}; known: {sorted(conditions)}")
         conditions[name] = True
     problems = check(load(sam_path), load(cdk_path), conditions)
+    for source, path in (sources or {}).items():
+        problems += check_config_source(load(sam_path), source, load(path))
     if problems:
         print("infra parity: the SAM template and the CDK stack disagree:")
         for p in problems:
@@ -247,10 +330,12 @@ def main(sam_path: str, cdk_path: str, enabled: list[str] | None = None) -> int:
         return 1
     on = f" with {', '.join(enabled)}" if enabled else ""
     print(f"infra parity: SAM and CDK agree{on} (environment, IAM, alarms, queues, topics, tables)")
-    return self_test(sam_path, cdk_path, conditions)
+    if sources:
+        print(f"infra parity: and on the tuning-file grants and alarm for {', '.join(sources)}")
+    return self_test(sam_path, cdk_path, conditions, sources or {})
 
 
-def self_test(sam_path: str, cdk_path: str, conditions: dict[str, bool]) -> int:
+def self_test(sam_path: str, cdk_path: str, conditions: dict[str, bool], sources: dict[str, str]) -> int:
     """The check must see a drift: drop an environment variable, widen an action, change an
     alarm threshold and the redrive count in the SAM side, one at a time."""
     def drop_env(t: dict[str, Any]) -> None:
@@ -275,6 +360,15 @@ def self_test(sam_path: str, cdk_path: str, conditions: dict[str, bool]) -> int:
         mutate(sam)
         if not check(sam, load(cdk_path), conditions):
             print(f"infra parity self-test: {mutate.__name__} went unnoticed")
+            return 1
+    for source, path in sources.items():
+        # Granting the object's whole bucket, or the parameter's whole path, must be seen.
+        sam = load(sam_path)
+        for name in ("ConfigObjectReadPolicy", "ConfigParameterReadPolicy"):
+            statement = sam["Resources"][name]["Properties"]["PolicyDocument"]["Statement"][0]
+            statement["Resource"]["Fn::Sub"][0] += "*"
+        if not check_config_source(sam, source, load(path)):
+            print(f"infra parity self-test: a wider grant for {source} went unnoticed")
             return 1
     print("infra parity self-test: each injected drift is reported")
     return 0
@@ -349,6 +443,10 @@ def check(sam: dict[str, Any], cdk: dict[str, Any], conditions: dict[str, bool] 
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (3, 4):
+    args = sys.argv[3:]
+    enabled: list[str] | None = None
+    if len(args) >= 2 and args[0] == "--conditions":
+        enabled, args = args[1].split(","), args[2:]
+    if len(sys.argv) < 3 or not all("=" in a for a in args):
         raise SystemExit(__doc__)
-    sys.exit(main(sys.argv[1], sys.argv[2], sys.argv[3].split(",") if len(sys.argv) == 4 else None))
+    sys.exit(main(sys.argv[1], sys.argv[2], enabled, dict(a.rsplit("=", 1) for a in args)))

@@ -40,12 +40,14 @@ PIDS+=($!)
 wait_for_port "$MOTO_PORT" 100
 
 echo "==> creating the trail bucket, alert topic and a subscribed queue; uploading sample logs"
+echo "    and a tuning file (s3://trailwatch-demo-config/trailwatch/tuning.yml: one exception, one Sigma rule)"
 TOPIC_ARN=$(.venv/bin/python scripts/demo_aws.py setup)
 
 echo "==> building and starting the function (cargo lambda watch on 127.0.0.1:$LAMBDA_PORT)"
 cargo build --quiet --bin trailwatch-lambda
 cargo lambda watch -A 127.0.0.1 -P "$LAMBDA_PORT" \
   --env-var "ALERT_TOPIC_ARN=$TOPIC_ARN" \
+  --env-var "TRAILWATCH_CONFIG=s3://trailwatch-demo-config/trailwatch/tuning.yml" \
   --env-var "AWS_ENDPOINT_URL=$AWS_ENDPOINT_URL" \
   --env-var "AWS_ACCESS_KEY_ID=testing,AWS_SECRET_ACCESS_KEY=testing,AWS_SESSION_TOKEN=testing" \
   --env-var "AWS_REGION=us-east-1,AWS_EC2_METADATA_DISABLED=true,RUST_LOG=info" \
@@ -61,6 +63,9 @@ echo "    response: $(cat "$WORK/response.json")"
 
 echo "==> function log (one line per object)"
 grep -h '"object processed"' "$WORK/watch.log" | .venv/bin/python scripts/demo_aws.py log || true
+
+echo "==> suppressed by the tuning file's exception (function log and EMF metric)"
+.venv/bin/python scripts/demo_aws.py suppressed <"$WORK/watch.log"
 
 echo "==> alerts that reached the subscribed queue"
 .venv/bin/python scripts/demo_aws.py read

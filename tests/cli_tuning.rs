@@ -162,3 +162,235 @@ fn rules_test_passes_the_example_and_fails_on_a_miss() {
     assert_eq!(miss.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&miss.stdout).contains("match[0] did not match"));
 }
+
+// ---------------------------------------------------------------- the README's worked examples
+// Each "Tuning" example of README.md is run as written: its YAML blocks are taken from the
+// README itself, so an example that stops working fails here.
+
+/// The `nth` fenced block of language `lang` under the README heading `heading`.
+fn readme_block(heading: &str, lang: &str, nth: usize) -> String {
+    let readme = std::fs::read_to_string(repo("README.md")).unwrap();
+    let start = readme
+        .find(heading)
+        .unwrap_or_else(|| panic!("README has no {heading:?}"));
+    let section = &readme[start + heading.len()..];
+    let section = &section[..section.find("\n#").unwrap_or(section.len())];
+    let fence = format!("```{lang}\n");
+    let mut rest = section;
+    for _ in 0..nth {
+        rest = &rest[rest.find(&fence).expect("block") + fence.len()..];
+    }
+    let body = &rest[rest.find(&fence).expect("block") + fence.len()..];
+    body[..body.find("```").expect("closing fence")].to_owned()
+}
+
+/// An EBS snapshot share as CloudTrail logs it (ModifySnapshotAttribute, createVolumePermission
+/// add), shaped on the Stratus Red Team recording aws.exfiltration.ec2-share-ebs-snapshot, made
+/// by `actor` (a role session when it names `assumed-role`) with `accounts` at `time`.
+fn snapshot_share(name: &str, actor: &str, accounts: &[&str], time: &str) -> PathBuf {
+    let identity = if let Some(rest) = actor.strip_prefix("arn:aws:sts::756680937392:assumed-role/")
+    {
+        let role = rest.split('/').next().unwrap();
+        serde_json::json!({
+            "type": "AssumedRole", "principalId": "AROAEXAMPLEROLEID:ci", "arn": actor,
+            "accountId": "756680937392", "accessKeyId": "ASIAEXAMPLEKEY",
+            "sessionContext": {
+                "sessionIssuer": {"type": "Role", "principalId": "AROAEXAMPLEROLEID",
+                    "arn": format!("arn:aws:iam::756680937392:role/{role}"),
+                    "accountId": "756680937392", "userName": role},
+                "attributes": {"creationDate": "2026-11-02T02:00:00Z", "mfaAuthenticated": "false"}
+            }
+        })
+    } else {
+        serde_json::json!({"type": "IAMUser", "principalId": "AIDA7ETKRIUXU83QKECM", "arn": actor,
+            "accountId": "756680937392", "userName": "christophe"})
+    };
+    let items: Vec<Value> = accounts
+        .iter()
+        .map(|a| serde_json::json!({"userId": a}))
+        .collect();
+    let log = serde_json::json!({"Records": [{
+        "eventVersion": "1.09", "eventSource": "ec2.amazonaws.com",
+        "eventName": "ModifySnapshotAttribute", "eventType": "AwsApiCall",
+        "eventID": "6897ff63-d738-445c-9e86-43e5b1f8e12f", "eventTime": time,
+        "awsRegion": "us-east-1", "recipientAccountId": "756680937392",
+        "sourceIPAddress": "203.0.113.10", "userAgent": "APN/1.0 HashiCorp/1.0 Terraform/1.9.0",
+        "userIdentity": identity,
+        "requestParameters": {"attributeType": "CREATE_VOLUME_PERMISSION",
+            "createVolumePermission": {"add": {"items": items}},
+            "snapshotId": "snap-041993b54a9b3af6f"},
+        "responseElements": {"_return": true},
+        "readOnly": false, "managementEvent": true
+    }]});
+    temp_config(name, &log.to_string())
+}
+
+#[test]
+fn readme_silence_the_terraform_roles_snapshot_shares_until_a_date() {
+    let heading =
+        "### Silence the Terraform role's snapshot shares with one partner account, until a date";
+    let config = temp_config("readme-terraform.yml", &readme_block(heading, "yaml", 0));
+    let check = run(&["config", "check", config.to_str().unwrap()]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let scan = |log: &Path| {
+        let out = run(&[
+            "scan",
+            "--config",
+            config.to_str().unwrap(),
+            log.to_str().unwrap(),
+        ]);
+        (
+            alerts(&out),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let role = "arn:aws:sts::756680937392:assumed-role/terraform/ci";
+    let partner = "444455556666";
+
+    // The nightly copy by any session of the role, to the partner, before the expiry: silent.
+    let (found, err) = scan(&snapshot_share(
+        "tf-ok.json",
+        role,
+        &[partner],
+        "2026-11-02T02:10:07Z",
+    ));
+    assert!(found.is_empty(), "{found:?}");
+    assert!(
+        err.contains("exception \"terraform-snapshot-dr-copy\" suppressed 1 alerts"),
+        "{err}"
+    );
+    // Through the last day of the expiry date (UTC).
+    let (found, _) = scan(&snapshot_share(
+        "tf-last-day.json",
+        role,
+        &[partner],
+        "2027-03-31T23:59:59Z",
+    ));
+    assert!(found.is_empty(), "{found:?}");
+
+    // The partner and a stranger: the exception does not hide the stranger.
+    let (found, _) = scan(&snapshot_share(
+        "tf-stranger.json",
+        role,
+        &[partner, "999988887777"],
+        "2026-11-02T02:10:07Z",
+    ));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0]["rule_id"], "resource-shared-with-external-account");
+    // Someone else sharing with the partner still alerts.
+    let (found, _) = scan(&snapshot_share(
+        "tf-user.json",
+        "arn:aws:iam::756680937392:user/christophe",
+        &[partner],
+        "2026-11-02T02:10:07Z",
+    ));
+    assert_eq!(found.len(), 1);
+    // After the expiry the share alerts and names the lapsed exception, as the README shows.
+    let (found, _) = scan(&snapshot_share(
+        "tf-expired.json",
+        role,
+        &[partner],
+        "2027-04-01T00:00:00Z",
+    ));
+    assert_eq!(found.len(), 1);
+    let shown: Value =
+        serde_json::from_str(&format!("{{{}}}", readme_block(heading, "json", 0))).unwrap();
+    assert_eq!(
+        found[0]["expired_exceptions"], shown["expired_exceptions"],
+        "the README's expired_exceptions example is what the alert carries"
+    );
+}
+
+#[test]
+fn readme_page_only_on_high() {
+    let config = temp_config(
+        "readme-high.yml",
+        &readme_block("### Page only on high", "yaml", 0),
+    );
+    let check = run(&["config", "check", config.to_str().unwrap()]);
+    assert_eq!(
+        check.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    // A low alert (a Lambda layer added, Stratus aws.persistence.lambda-layer-extension) is
+    // raised without the file and not with it.
+    let layer = repo("tests/fixtures/stratus/aws.persistence.lambda-layer-extension.json.gz");
+    let plain = alerts(&run(&["scan", layer.to_str().unwrap()]));
+    assert!(plain.iter().any(|a| a["severity"] == "low"), "{plain:?}");
+    let tuned = alerts(&run(&[
+        "scan",
+        "--config",
+        config.to_str().unwrap(),
+        layer.to_str().unwrap(),
+    ]));
+    assert!(tuned.is_empty(), "{tuned:?}");
+    // The share rule is raised to critical.
+    let share = repo("tests/fixtures/stratus/aws.exfiltration.ec2-share-ebs-snapshot.json.gz");
+    let shared = alerts(&run(&[
+        "scan",
+        "--config",
+        config.to_str().unwrap(),
+        share.to_str().unwrap(),
+    ]));
+    assert_eq!(shared.len(), 1);
+    assert_eq!(shared[0]["severity"], "critical");
+}
+
+#[test]
+fn readme_add_a_sigma_rule_and_test_it() {
+    let heading = "### Add a Sigma rule and test it";
+    let dir = temp_config("x", "").with_file_name("readme-sigma");
+    std::fs::create_dir_all(dir.join("sigma")).unwrap();
+    // The rule and its example records exactly as the README shows them.
+    std::fs::write(
+        dir.join("sigma/cloudtrail_logging_stopped.yml"),
+        readme_block(heading, "yaml", 1),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("sigma/cloudtrail_logging_stopped.test.yml"),
+        readme_block(heading, "yaml", 2),
+    )
+    .unwrap();
+    let tested = run(&["rules", "test", dir.join("sigma").to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&tested.stdout);
+    assert_eq!(tested.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("ok   sigma-6f1e2d3c-0000-4a5b-8c9d-000000000001"),
+        "{stdout}"
+    );
+    // The README's console output is what `rules test` prints for the example directory.
+    let console = readme_block(heading, "console", 0);
+    let shown: Vec<&str> = console.lines().skip(1).collect();
+    let example = run(&[
+        "rules",
+        "test",
+        repo("examples/tuning/sigma").to_str().unwrap(),
+    ]);
+    let printed = String::from_utf8_lossy(&example.stdout);
+    assert_eq!(printed.lines().collect::<Vec<_>>(), shown);
+    // The README's configuration snippet names the directory; the rule then alerts on the
+    // Stratus StopLogging recording.
+    std::fs::write(dir.join("trailwatch.yml"), readme_block(heading, "yaml", 0)).unwrap();
+    let found = alerts(&run(&[
+        "scan",
+        "--config",
+        dir.join("trailwatch.yml").to_str().unwrap(),
+        repo("tests/fixtures/stratus/aws.defense-evasion.cloudtrail-stop.json.gz")
+            .to_str()
+            .unwrap(),
+    ]));
+    assert!(
+        found
+            .iter()
+            .any(|a| a["rule_id"] == "sigma-6f1e2d3c-0000-4a5b-8c9d-000000000001"),
+        "{found:?}"
+    );
+}

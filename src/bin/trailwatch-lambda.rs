@@ -9,6 +9,7 @@ use trailwatch::detector::Alert;
 use trailwatch::lambda::dynamo::DynamoDedupStore;
 use trailwatch::lambda::fanout::FanOut;
 use trailwatch::lambda::ports::{Claim, DedupStore, NoDedupStore};
+use trailwatch::lambda::reload::{TuningClients, TuningReloader};
 use trailwatch::lambda::s3::S3Source;
 use trailwatch::lambda::sns::SnsSink;
 use trailwatch::lambda::window_store::{DynamoWindowStore, WindowCounters};
@@ -64,21 +65,30 @@ async fn main() -> Result<(), lambda_runtime::Error> {
             .force_path_style(path_style)
             .build(),
     );
-    // TRAILWATCH_CONFIG: the tuning file, loaded and validated once; the environment wins.
-    let config = match config.tuning_source.clone() {
-        Some(source) => {
-            let task_root = std::env::var_os("LAMBDA_TASK_ROOT").map(std::path::PathBuf::from);
-            let tuning = source
-                .load(&s3, task_root.as_deref())
-                .await
-                .inspect_err(|e| tracing::error!(error = %e, "invalid tuning file"))?;
-            for refusal in &tuning.refused {
-                tracing::warn!(refusal = %refusal, "Sigma rule refused");
-            }
-            LambdaConfig::from_env_with(&tuning)?
-        }
+    // TRAILWATCH_CONFIG: the tuning file, loaded and validated once (the environment wins),
+    // then re-read every CONFIG_RELOAD_SECONDS at the start of an invocation.
+    let reloader = config.tuning_source.clone().map(|source| {
+        let clients = TuningClients {
+            s3: s3.clone(),
+            ssm: aws_sdk_ssm::Client::new(&aws),
+        };
+        let task_root = std::env::var_os("LAMBDA_TASK_ROOT").map(std::path::PathBuf::from);
+        TuningReloader::new(
+            source,
+            clients,
+            task_root,
+            config.config_reload_interval,
+            |name| std::env::var(name).ok(),
+        )
+    });
+    let config = match &reloader {
+        Some(reloader) => reloader
+            .load_initial()
+            .await
+            .inspect_err(|e| tracing::error!(error = %e, "invalid tuning file"))?,
         None => config,
     };
+    let reloader = reloader.map(Arc::new);
     let sns = aws_sdk_sns::Client::new(&aws);
     let dedup = match &config.dedup_table {
         Some(table) => Dedup::Table(DynamoDedupStore::new(
@@ -106,10 +116,14 @@ async fn main() -> Result<(), lambda_runtime::Error> {
 
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let processor = Arc::clone(&processor);
+        let reloader = reloader.clone();
         // The runtime stops the invocation at its deadline (epoch milliseconds); claims made
         // by this run must outlive it, and only just.
         let deadline = UNIX_EPOCH + Duration::from_millis(event.context.deadline);
         async move {
+            if let Some(reloader) = &reloader {
+                reloader.refresh(&processor).await;
+            }
             processor
                 .handle_until(event.payload, deadline)
                 .await

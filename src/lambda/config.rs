@@ -9,6 +9,7 @@ use crate::detector::{DetectorConfig, ReaderConfig, Severity};
 use crate::formats::asff::Importer;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// Everything the function is told through its environment.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,14 +32,26 @@ pub struct LambdaConfig {
     /// `SECURITY_HUB=true`: where findings are imported: the default product of the alert
     /// topic's account, in the function's own region (`AWS_REGION`).
     pub security_hub: Option<Importer>,
+    /// `CONFIG_RELOAD_SECONDS` (default 300): how often the tuning file is re-read, checked at
+    /// the start of an invocation; `None` (0) reads it only at cold start.
+    pub config_reload_interval: Option<Duration>,
 }
 
 /// Where the tuning file comes from (`TRAILWATCH_CONFIG`): a file bundled with the function
-/// (relative paths are relative to `LAMBDA_TASK_ROOT`) or an S3 object (`s3://bucket/key`).
+/// (relative paths are relative to `LAMBDA_TASK_ROOT`), an S3 object (`s3://bucket/key`), or an
+/// SSM parameter (`ssm:/path/name`, `ssm:name`, or `ssm:arn:aws:ssm:region:account:parameter/name`,
+/// read with decryption so a `SecureString` works).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TuningSource {
     File(PathBuf),
-    S3 { bucket: String, key: String },
+    S3 {
+        bucket: String,
+        key: String,
+    },
+    /// The parameter's name or ARN, exactly as `GetParameter` takes it.
+    Ssm {
+        name: String,
+    },
 }
 
 impl TuningSource {
@@ -59,6 +72,20 @@ impl TuningSource {
                 )),
             };
         }
+        if let Some(name) = value.strip_prefix("ssm:") {
+            return if is_parameter_name(name) {
+                Ok(TuningSource::Ssm {
+                    name: name.to_owned(),
+                })
+            } else {
+                Err(bad(
+                    "TRAILWATCH_CONFIG",
+                    format!(
+                        "{value:?} is not ssm:/path/name, ssm:name or ssm:arn:aws:ssm:region:account:parameter/name"
+                    ),
+                ))
+            };
+        }
         let path = Path::new(value);
         Ok(TuningSource::File(match task_root {
             Some(root) if path.is_relative() => root.join(path),
@@ -66,43 +93,71 @@ impl TuningSource {
         }))
     }
 
-    /// Reads and validates the tuning file (and its Sigma directory, always from the
-    /// function's bundle: relative to the file, or to `task_root` for an S3 object).
-    pub async fn load(
-        &self,
-        s3: &aws_sdk_s3::Client,
-        task_root: Option<&Path>,
-    ) -> Result<LoadedTuning, ConfigError> {
-        let invalid = |e: tuning::TuningError| bad("TRAILWATCH_CONFIG", e);
+    /// Where the file comes from, as an error message or a log line names it.
+    pub fn describe(&self) -> String {
         match self {
-            TuningSource::File(path) => tuning::load_file(path).map_err(invalid),
-            TuningSource::S3 { bucket, key } => {
-                let url = format!("s3://{bucket}/{key}");
-                let object = s3
-                    .get_object()
-                    .bucket(bucket)
-                    .key(key)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        bad(
-                            "TRAILWATCH_CONFIG",
-                            format!("{url}: {}", aws_sdk_s3::error::DisplayErrorContext(e)),
-                        )
-                    })?;
-                let bytes = object
-                    .body
-                    .collect()
-                    .await
-                    .map_err(|e| bad("TRAILWATCH_CONFIG", format!("{url}: {e}")))?
-                    .into_bytes();
-                let text = String::from_utf8(bytes.to_vec())
-                    .map_err(|_| bad("TRAILWATCH_CONFIG", format!("{url}: not UTF-8 text")))?;
-                tuning::load_text(&text, &url, task_root).map_err(invalid)
-            }
+            TuningSource::File(path) => path.display().to_string(),
+            TuningSource::S3 { bucket, key } => format!("s3://{bucket}/{key}"),
+            TuningSource::Ssm { name } => format!("ssm:{name}"),
         }
     }
+
+    /// Reads and validates the tuning file (and its Sigma directory, always from the
+    /// function's bundle: relative to the file, or to `task_root` for an S3 object or an SSM
+    /// parameter).
+    pub async fn load(
+        &self,
+        clients: &crate::lambda::reload::TuningClients,
+        task_root: Option<&Path>,
+    ) -> Result<LoadedTuning, ConfigError> {
+        match crate::lambda::reload::fetch(self, clients, None).await? {
+            crate::lambda::reload::Fetched::Changed { text, .. } => {
+                self.parse_text(&text, task_root)
+            }
+            crate::lambda::reload::Fetched::Unchanged => Err(bad(
+                "TRAILWATCH_CONFIG",
+                format!(
+                    "{}: answered \"not modified\" to a first read",
+                    self.describe()
+                ),
+            )),
+        }
+    }
+
+    /// Validates the text read from this source.
+    pub fn parse_text(
+        &self,
+        text: &str,
+        task_root: Option<&Path>,
+    ) -> Result<LoadedTuning, ConfigError> {
+        let base = match self {
+            TuningSource::File(path) => path.parent(),
+            TuningSource::S3 { .. } | TuningSource::Ssm { .. } => task_root,
+        };
+        tuning::load_text(text, &self.describe(), base)
+            .map_err(|e: tuning::TuningError| bad("TRAILWATCH_CONFIG", e))
+    }
 }
+
+/// SSM parameter names: letters, digits and `_.-/`, at most 2048 characters with the path
+/// (an ARN's name part follows `parameter/`).
+fn is_parameter_name(name: &str) -> bool {
+    let name = match name.strip_prefix("arn:") {
+        Some(arn) => match arn.split_once(":parameter/") {
+            Some((head, rest)) if head.split(':').nth(1) == Some("ssm") => rest,
+            _ => return false,
+        },
+        None => name,
+    };
+    !name.is_empty()
+        && name.len() <= 2048
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-/".contains(c))
+}
+
+/// How often the tuning file is re-read when `CONFIG_RELOAD_SECONDS` is not set.
+pub const DEFAULT_CONFIG_RELOAD: Duration = Duration::from_secs(300);
 
 /// A setting the function cannot start with; the message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -235,6 +290,19 @@ impl LambdaConfig {
                 })?,
             None => 4,
         };
+        let config_reload_interval = match get("CONFIG_RELOAD_SECONDS") {
+            Some(v) => match v.parse::<u64>() {
+                Ok(0) => None,
+                Ok(seconds) if seconds <= 86_400 => Some(Duration::from_secs(seconds)),
+                _ => {
+                    return Err(bad(
+                        "CONFIG_RELOAD_SECONDS",
+                        format!("{v:?} is not a number of seconds from 0 (never) to 86400"),
+                    ));
+                }
+            },
+            None => Some(DEFAULT_CONFIG_RELOAD),
+        };
         Ok(LambdaConfig {
             alert_topic_arn,
             detector,
@@ -244,6 +312,7 @@ impl LambdaConfig {
             tuning_source,
             chat_topic_arn,
             security_hub,
+            config_reload_interval,
         })
     }
 
@@ -312,6 +381,19 @@ mod tests {
         assert_eq!(c.detector.min_severity, Severity::Info);
         assert_eq!(c.dedup_table, None);
         assert!(!c.fifo_topic());
+        assert_eq!(c.config_reload_interval, Some(DEFAULT_CONFIG_RELOAD));
+        assert_eq!(
+            config(&[TOPIC, ("CONFIG_RELOAD_SECONDS", "0")])
+                .unwrap()
+                .config_reload_interval,
+            None
+        );
+        assert_eq!(
+            config(&[TOPIC, ("CONFIG_RELOAD_SECONDS", "60")])
+                .unwrap()
+                .config_reload_interval,
+            Some(Duration::from_secs(60))
+        );
     }
 
     #[test]
@@ -414,6 +496,32 @@ mod tests {
             }
         );
         assert!(TuningSource::parse("s3://bucket-only", None).is_err());
+        assert_eq!(
+            TuningSource::parse("ssm:/trailwatch/prod", None).unwrap(),
+            TuningSource::Ssm {
+                name: "/trailwatch/prod".into()
+            }
+        );
+        assert_eq!(
+            TuningSource::parse("ssm:trailwatch-prod", None).unwrap(),
+            TuningSource::Ssm {
+                name: "trailwatch-prod".into()
+            }
+        );
+        let arn = "arn:aws:ssm:eu-west-1:111122223333:parameter/trailwatch/prod";
+        assert_eq!(
+            TuningSource::parse(&format!("ssm:{arn}"), None).unwrap(),
+            TuningSource::Ssm { name: arn.into() }
+        );
+        for bad in [
+            "ssm:",
+            "ssm:/with space",
+            "ssm:arn:aws:s3:::bucket/key",
+            "ssm:/a:1",
+        ] {
+            let err = TuningSource::parse(bad, None).unwrap_err();
+            assert_eq!(err.variable, "TRAILWATCH_CONFIG", "{bad}");
+        }
         let c = config(&[
             TOPIC,
             ("TRAILWATCH_CONFIG", "tw.yml"),
@@ -447,13 +555,21 @@ mod tests {
             ("LAMBDA_TASK_ROOT", root.as_str()),
         ];
         let c = config(&vars).unwrap();
-        // No AWS call is made for a bundled file; the client is never used.
-        let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::Config::builder()
-                .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
-                .region(aws_sdk_s3::config::Region::new("us-east-1"))
-                .build(),
-        );
+        // No AWS call is made for a bundled file; the clients are never used.
+        let s3 = crate::lambda::reload::TuningClients {
+            s3: aws_sdk_s3::Client::from_conf(
+                aws_sdk_s3::Config::builder()
+                    .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
+                    .region(aws_sdk_s3::config::Region::new("us-east-1"))
+                    .build(),
+            ),
+            ssm: aws_sdk_ssm::Client::from_conf(
+                aws_sdk_ssm::Config::builder()
+                    .behavior_version(aws_sdk_ssm::config::BehaviorVersion::latest())
+                    .region(aws_sdk_ssm::config::Region::new("us-east-1"))
+                    .build(),
+            ),
+        };
         let loaded = c
             .tuning_source
             .as_ref()
@@ -525,6 +641,14 @@ mod tests {
             (
                 &[TOPIC, ("MAX_CONCURRENT_OBJECTS", "0")],
                 "MAX_CONCURRENT_OBJECTS",
+            ),
+            (
+                &[TOPIC, ("CONFIG_RELOAD_SECONDS", "-5")],
+                "CONFIG_RELOAD_SECONDS",
+            ),
+            (
+                &[TOPIC, ("TRAILWATCH_CONFIG", "ssm:/bad name")],
+                "TRAILWATCH_CONFIG",
             ),
         ];
         for (vars, variable) in cases {

@@ -6,7 +6,7 @@ use crate::detector::keys::{KeyKind, classify_key};
 use crate::detector::text::clean;
 use crate::detector::threshold::ThresholdGate;
 use crate::detector::{
-    Alert, Detector, ReadError, ScanSink, ScanStats, SkippedRecord, scan_log_to,
+    Alert, Detector, ReadError, ScanSink, ScanStats, SkippedRecord, Suppression, scan_log_to,
 };
 use crate::lambda::config::LambdaConfig;
 use crate::lambda::delivery::{
@@ -15,11 +15,12 @@ use crate::lambda::delivery::{
 use crate::lambda::events::{Invocation, ObjectRef, parse_invocation};
 use crate::lambda::metrics::InvocationMetrics;
 use crate::lambda::ports::{AlertSink, DedupStore, FetchError, ObjectSource};
+use crate::lambda::tuning_metrics::ExceptionTally;
 use crate::lambda::window_store::{WindowCounters, gate_alerts};
 use futures::StreamExt;
 use serde_json::{Value, json};
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Lambda's longest timeout: the deadline assumed when the caller gives none.
@@ -47,7 +48,7 @@ impl ObjectOutcome {
 }
 
 /// Counts for one scanned object.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ObjectReport {
     pub records: u64,
     pub skipped_records: u64,
@@ -57,6 +58,8 @@ pub struct ObjectReport {
     /// Published, but the dedup table was not told after retries.
     pub alerts_unconfirmed: u64,
     pub decompressed_bytes: u64,
+    /// What each exception suppressed (or matched after expiry) in this object.
+    pub exceptions: ExceptionTally,
 }
 
 /// The function's work, independent of where objects come from and alerts go.
@@ -66,7 +69,8 @@ pub struct Processor<S, K, D> {
     dedup: D,
     /// Counts for threshold ("in bulk") rules across objects and invocations.
     windows: WindowCounters,
-    detector: Arc<Detector>,
+    /// Swapped by a tuning-file reload; an invocation keeps the one it started with.
+    detector: RwLock<Arc<Detector>>,
     config: LambdaConfig,
 }
 
@@ -91,7 +95,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         dedup: D,
         config: LambdaConfig,
     ) -> Result<Self, crate::detector::ConfigError> {
-        let detector = Arc::new(Detector::new(&config.detector)?);
+        let detector = RwLock::new(Arc::new(Detector::new(&config.detector)?));
         Ok(Processor {
             source,
             sink,
@@ -107,6 +111,16 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
     pub fn with_windows(mut self, windows: WindowCounters) -> Self {
         self.windows = windows;
         self
+    }
+
+    /// The detector new invocations use.
+    pub fn detector(&self) -> Arc<Detector> {
+        Arc::clone(&self.detector.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
+    /// Installs a detector built from a reloaded tuning file for the invocations that follow.
+    pub fn replace_detector(&self, detector: Arc<Detector>) {
+        *self.detector.write().unwrap_or_else(|e| e.into_inner()) = detector;
     }
 
     /// Handles one invocation payload, assuming Lambda's longest timeout as its deadline.
@@ -128,13 +142,14 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         let started = Instant::now();
         let seen: Arc<SeenKeys> = Arc::new(Mutex::new(HashSet::new()));
         let lease_until = deadline + LEASE_MARGIN;
+        let detector = self.detector();
         let response = match invocation {
             Invocation::Direct(named) => {
                 for ignored in &named.ignored {
                     tracing::debug!(entry = %ignored, "acknowledged without work");
                 }
                 let outcomes = self
-                    .process_all(&named.objects, &seen, lease_until, &mut metrics)
+                    .process_all(&detector, &named.objects, &seen, lease_until, &mut metrics)
                     .await;
                 let failed: Vec<String> = named
                     .objects
@@ -175,7 +190,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
                     }
                 }
                 let outcomes = self
-                    .process_all(&objects, &seen, lease_until, &mut metrics)
+                    .process_all(&detector, &objects, &seen, lease_until, &mut metrics)
                     .await;
                 for (outcome, message_index) in outcomes.iter().zip(&owner) {
                     if outcome.is_transient() && !failures.contains(message_index) {
@@ -193,7 +208,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
                     .filter_map(|t| t.object.clone().ok())
                     .collect();
                 let mut outcomes = self
-                    .process_all(&objects, &seen, lease_until, &mut metrics)
+                    .process_all(&detector, &objects, &seen, lease_until, &mut metrics)
                     .await
                     .into_iter();
                 let results: Vec<Value> = job
@@ -240,6 +255,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
     /// Processes objects concurrently (bounded), returning outcomes in input order.
     pub async fn process_all(
         &self,
+        detector: &Arc<Detector>,
         objects: &[ObjectRef],
         seen: &Arc<SeenKeys>,
         lease_until: SystemTime,
@@ -248,7 +264,11 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         let mut indexed: Vec<(usize, ObjectOutcome)> =
             futures::stream::iter(objects.iter().enumerate())
                 .map(|(i, object)| async move {
-                    (i, self.process_object(object, seen, lease_until).await)
+                    (
+                        i,
+                        self.process_object_with(detector, object, seen, lease_until)
+                            .await,
+                    )
                 })
                 .buffer_unordered(self.config.max_concurrent_objects)
                 .collect()
@@ -261,10 +281,22 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         outcomes
     }
 
-    /// Fetches and scans one object, publishing its alerts in bounded batches as they are
-    /// found; claims last until `lease_until`.
+    /// Fetches and scans one object with the current detector, publishing its alerts in
+    /// bounded batches as they are found; claims last until `lease_until`.
     pub async fn process_object(
         &self,
+        object: &ObjectRef,
+        seen: &Arc<SeenKeys>,
+        lease_until: SystemTime,
+    ) -> ObjectOutcome {
+        self.process_object_with(&self.detector(), object, seen, lease_until)
+            .await
+    }
+
+    /// [`Processor::process_object`] with the invocation's detector.
+    async fn process_object_with(
+        &self,
+        detector: &Arc<Detector>,
         object: &ObjectRef,
         seen: &Arc<SeenKeys>,
         lease_until: SystemTime,
@@ -288,7 +320,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
             return ObjectOutcome::Skipped("empty object".into());
         }
 
-        let detector = Arc::clone(&self.detector);
+        let detector = Arc::clone(detector);
         let reader_config = self.config.reader;
         let location = url.clone();
         let (alerts_tx, mut alerts_rx) = tokio::sync::mpsc::channel(ALERT_CHANNEL_CAPACITY);
@@ -296,6 +328,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
             alerts: alerts_tx,
             passed: HashSet::new(),
             repeats: 0,
+            exceptions: ExceptionTally::default(),
             bucket: object.bucket.clone(),
             key: object.key.clone(),
         };
@@ -307,7 +340,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
                 reader_config,
                 &mut to_channel,
             );
-            (result, to_channel.repeats)
+            (result, to_channel.repeats, to_channel.exceptions)
         });
 
         // Alerts from the readable part are published even when the object is damaged.
@@ -316,6 +349,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         let mut found = 0u64;
         let mut gate = ThresholdGate::new();
         let mut window_error = None;
+        let mut released_expired = ExceptionTally::default();
         while let Some(alert) = alerts_rx.recv().await {
             // A threshold rule's record is one count; an alert only once its window is full.
             let alert = if alert.is_pending() {
@@ -324,7 +358,12 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
                 }
                 match gate_alerts(&mut gate, &self.windows, vec![alert]).await {
                     Ok(mut released) => match released.pop() {
-                        Some(alert) => alert,
+                        Some(alert) => {
+                            for expired in &alert.expired_exceptions {
+                                released_expired.expired_match(&expired.name);
+                            }
+                            alert
+                        }
                         None => continue,
                     },
                     Err(problem) => {
@@ -345,7 +384,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
             delivery.deliver(batch).await;
         }
 
-        let (result, repeats) = match scanner.await {
+        let (result, repeats, mut exceptions) = match scanner.await {
             Ok(done) => done,
             Err(join_error) => {
                 tracing::error!(bucket = %object.bucket, key = %object.key, error = %join_error, "scanner task failed");
@@ -363,6 +402,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         // A count that could not be stored is retried with the object: the counts already
         // added are sets, so adding the same members again changes nothing.
         let publish_error = publish_error.or(window_error);
+        exceptions.add(&released_expired);
         let report = ObjectReport {
             records: stats.records,
             skipped_records: stats.skipped_records,
@@ -371,6 +411,7 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
             alerts_published: counts.published,
             alerts_suppressed: counts.suppressed + repeats,
             alerts_unconfirmed: counts.unconfirmed,
+            exceptions,
         };
         log_summary(object, &stats, &report, started.elapsed().as_millis());
 
@@ -402,12 +443,19 @@ struct ScanToChannel {
     alerts: tokio::sync::mpsc::Sender<Alert>,
     passed: HashSet<KeyDigest>,
     repeats: u64,
+    exceptions: ExceptionTally,
     bucket: String,
     key: String,
 }
 
 impl ScanSink for &mut ScanToChannel {
     fn alert(&mut self, alert: Alert) {
+        // A threshold rule's record is counted when its window releases an alert, not per record.
+        if !alert.is_pending() {
+            for expired in &alert.expired_exceptions {
+                self.exceptions.expired_match(&expired.name);
+            }
+        }
         // Every record of a burst counts: pending threshold alerts share a window's key.
         if alert.is_pending() || self.passed.insert(key_digest(&alert.dedup_key)) {
             // A full channel blocks the scan until the publisher catches up; a closed one
@@ -430,6 +478,21 @@ impl ScanSink for &mut ScanToChannel {
             reason = %clean(&skipped.reason, 512),
             "record skipped: not fully evaluated"
         );
+    }
+
+    fn suppressed(&mut self, suppression: Suppression) {
+        // Which exception hid what, so a too-broad one shows in the log.
+        let alert = &suppression.alert;
+        tracing::info!(
+            bucket = %self.bucket,
+            key = %self.key,
+            exception = %suppression.exception,
+            rule_id = %alert.rule_id,
+            event_id = %clean(alert.event_id.as_deref().unwrap_or("unknown"), 128),
+            summary = %clean(&alert.summary, 512),
+            "alert suppressed by exception"
+        );
+        self.exceptions.suppressed(&suppression.exception);
     }
 }
 

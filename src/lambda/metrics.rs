@@ -2,11 +2,12 @@
 //! into metrics, with no API call and no extra permission.
 
 use crate::lambda::handler::ObjectOutcome;
+use crate::lambda::tuning_metrics::ExceptionTally;
 use serde_json::json;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Totals for one invocation.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InvocationMetrics {
     pub objects_scanned: u64,
     pub objects_skipped: u64,
@@ -16,6 +17,8 @@ pub struct InvocationMetrics {
     pub records_skipped: u64,
     pub alerts_published: u64,
     pub alerts_suppressed: u64,
+    /// What each exception suppressed in this invocation (metric dimension `Exception`).
+    pub exceptions: ExceptionTally,
 }
 
 impl InvocationMetrics {
@@ -28,6 +31,7 @@ impl InvocationMetrics {
                 self.records_skipped += r.skipped_records;
                 self.alerts_published += r.alerts_published;
                 self.alerts_suppressed += r.alerts_suppressed;
+                self.exceptions.add(&r.exceptions);
             }
             ObjectOutcome::Skipped(_) => self.objects_skipped += 1,
             ObjectOutcome::Permanent(_) | ObjectOutcome::Transient(_) => self.objects_failed += 1,
@@ -75,6 +79,7 @@ impl InvocationMetrics {
         let function_name =
             std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|_| "local".to_owned());
         println!("{}", self.to_emf(elapsed, &function_name));
+        self.exceptions.emit();
     }
 }
 
@@ -113,5 +118,27 @@ mod tests {
         for name in &declared {
             assert!(emf.get(*name).is_some(), "{name} declared but missing");
         }
+    }
+
+    #[test]
+    fn exception_counts_add_up_over_the_objects_of_one_invocation() {
+        let object = |suppressed: u64| {
+            let mut exceptions = ExceptionTally::default();
+            for _ in 0..suppressed {
+                exceptions.suppressed("partner-dr");
+            }
+            ObjectOutcome::Scanned(ObjectReport {
+                exceptions,
+                ..ObjectReport::default()
+            })
+        };
+        let mut first = InvocationMetrics::default();
+        first.record(&object(2));
+        first.record(&object(1));
+        assert_eq!(first.exceptions.get("partner-dr").suppressed, 3);
+        // A new invocation starts from zero: counts are per invocation, not since cold start.
+        let mut second = InvocationMetrics::default();
+        second.record(&object(1));
+        assert_eq!(second.exceptions.get("partner-dr").suppressed, 1);
     }
 }

@@ -10,6 +10,8 @@
 //!   sink; each destination is claimed and confirmed on its own.
 //! - [`config`]: environment variables, validated once at cold start.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
+//! - [`reload`]: the tuning file from a bundled file, S3 or SSM, re-read with keep-last-good;
+//!   [`tuning_metrics`]: per-exception and reload metrics.
 //! - [`window_store`]: threshold-rule windows across invocations (DynamoDB) and the gate call.
 
 pub mod chat;
@@ -21,9 +23,11 @@ pub mod fanout;
 pub mod handler;
 pub mod metrics;
 pub mod ports;
+pub mod reload;
 pub mod s3;
 pub mod security_hub;
 pub mod sns;
+pub mod tuning_metrics;
 pub mod window_store;
 
 pub use config::LambdaConfig;

@@ -821,3 +821,65 @@ async fn a_burst_across_objects_releases_one_threshold_alert() {
     assert_eq!(bulk.len(), 1, "{bulk:#?}");
     assert!(bulk[0].threshold.is_some() && !bulk[0].is_pending());
 }
+
+#[tokio::test]
+async fn exceptions_are_counted_per_object_and_a_burst_counts_its_released_alert_once() {
+    // The Stratus secrets detonation (a burst: one threshold alert) with an exception on that
+    // rule that expired before it; and the Stratus StopLogging with a live exception.
+    let tuning = crate::detector::config_file::TuningFile::parse(
+        "exceptions:\n  - name: old-audit\n    reason: r\n    owner: o\n    expires: 2020-01-01\n    match: {rules: [secretsmanager-secrets-read-in-bulk]}\n  - name: trail-migration\n    reason: r\n    owner: o\n    match: {rules: [cloudtrail-logging-stopped]}\n",
+    )
+    .unwrap();
+    let mut config = config();
+    tuning.apply(&mut config.detector);
+    let burst_key = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/secrets.json.gz";
+    let stop_key = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/stop.json.gz";
+    let s3 = FakeS3::default()
+        .with(
+            burst_key,
+            fixture_log("aws.credential-access.secretsmanager-retrieve-secrets.json.gz"),
+        )
+        .with(
+            stop_key,
+            fixture_log("aws.defense-evasion.cloudtrail-stop.json.gz"),
+        );
+    let sns = FakeSns {
+        read: Arc::clone(&s3.read),
+        ..FakeSns::default()
+    };
+    let p = Processor::new(s3, sns, FakeTable::default(), config).unwrap();
+    let seen: Arc<crate::lambda::delivery::SeenKeys> = Arc::default();
+    let scan = |key: &'static str| {
+        let seen = Arc::clone(&seen);
+        let p = &p;
+        async move {
+            let object = ObjectRef {
+                bucket: BUCKET.into(),
+                key: key.into(),
+                size: None,
+            };
+            match p.process_object(&object, &seen, at(600)).await {
+                crate::lambda::ObjectOutcome::Scanned(report) => report,
+                other => panic!("{other:?}"),
+            }
+        }
+    };
+    let burst = scan(burst_key).await;
+    let released: Vec<Alert> = published(&p)
+        .into_iter()
+        .filter(|a| a.rule_id == "secretsmanager-secrets-read-in-bulk")
+        .collect();
+    assert_eq!(released.len(), 1);
+    assert_eq!(released[0].expired_exceptions[0].name, "old-audit");
+    // One alert went out naming the lapsed exception: one count, not one per record read.
+    assert_eq!(burst.exceptions.get("old-audit").expired_matches, 1);
+    assert_eq!(burst.exceptions.get("trail-migration").suppressed, 0);
+    let stop = scan(stop_key).await;
+    assert_eq!(stop.exceptions.get("trail-migration").suppressed, 1);
+    assert_eq!(stop.exceptions.get("old-audit").expired_matches, 0);
+    assert!(
+        !published(&p)
+            .iter()
+            .any(|a| a.rule_id == "cloudtrail-logging-stopped")
+    );
+}

@@ -287,3 +287,8 @@ impl Stack {
         json!({ "Records": records })
     }
 }
+
+/// The Lambda's S3 object source over the stack's client.
+pub fn s3_source(stack: &Stack) -> S3Source {
+    S3Source::new(stack.s3.clone())
+}

@@ -45,6 +45,13 @@ export interface TrailwatchSettings {
   readonly disabledRules: string[];
   readonly minSeverity: Severity;
   readonly enableDedupTable: boolean;
+  /**
+   * The tuning file (`TRAILWATCH_CONFIG`): a bundled path, `s3://bucket/key` or `ssm:/name`; the
+   * function may read exactly that object or parameter.
+   */
+  readonly configSource?: string;
+  /** How often the tuning file is re-read (0: only at cold start). */
+  readonly configReloadSeconds: number;
   readonly alertEmail?: string;
   /** Lowest severity e-mailed; above info the subscription gets a filter policy. */
   readonly emailMinSeverity: Severity;
@@ -77,6 +84,7 @@ export const DEFAULTS: TrailwatchSettings = {
   disabledRules: [],
   minSeverity: 'info',
   enableDedupTable: true,
+  configReloadSeconds: 300,
   // Everything but the info-level audit rule: share and encryption alerts, not config churn.
   emailMinSeverity: 'medium',
   chatTopic: false,
@@ -134,6 +142,8 @@ const ACCOUNT = /^[0-9]{12}$/;
 const ORGANIZATION = /^o-[a-z0-9]{10,32}(\/r-[a-z0-9]{4,32}(\/ou-[a-z0-9-]{4,68})*)?\/?$/;
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 const TOPIC_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}$/;
+/** The forms of `ConfigSource` the stacks grant access to (template.yaml's AllowedPattern). */
+export const CONFIG_SOURCE = /^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]\/[^*?]+$|^ssm:\/[a-zA-Z0-9_./-]+$|^[a-zA-Z0-9_./-]+$/;
 const KEY_ARN = /^arn:aws[a-z-]*:kms:[a-z0-9-]+:[0-9]{12}:key\/[a-f0-9-]{36}$/;
 
 /** Fills defaults and rejects settings the function or AWS would refuse. */
@@ -166,6 +176,12 @@ export function resolveSettings(partial: Partial<TrailwatchSettings>): Trailwatc
   if (!/^[A-Za-z0-9!_.*'()/-]*$/.test(s.logPrefix) || s.logPrefix.includes('*')) {
     throw new SettingsError('logPrefix', `${s.logPrefix} is not a plain key prefix`);
   }
+  if (s.configSource && !CONFIG_SOURCE.test(s.configSource)) {
+    throw new SettingsError(
+      'configSource',
+      `${s.configSource} is not a bundled path, s3://bucket/key or ssm:/parameter/name`,
+    );
+  }
   if (s.opsTopicArn && !TOPIC_ARN.test(s.opsTopicArn)) {
     throw new SettingsError('opsTopicArn', `${s.opsTopicArn} is not an SNS topic ARN`);
   }
@@ -197,6 +213,7 @@ export function resolveSettings(partial: Partial<TrailwatchSettings>): Trailwatc
       throw new SettingsError(name, `must be a whole number from ${lo} to ${hi}`);
     }
   };
+  intIn('configReloadSeconds', s.configReloadSeconds, 0, 86400);
   intIn('memorySize', s.memorySize, 128, 10240);
   intIn('timeoutSeconds', s.timeoutSeconds, 1, 900);
   const { leaseEnds, lastRedelivery } = leaseAndLastRedelivery(s.timeoutSeconds);
@@ -260,6 +277,8 @@ export function settingsFromContext(get: (key: string) => unknown): TrailwatchSe
     disabledRules: list('disabledRules'),
     minSeverity: str('minSeverity') as Severity | undefined,
     enableDedupTable: bool('enableDedupTable'),
+    configSource: str('configSource'),
+    configReloadSeconds: num('configReloadSeconds'),
     alertEmail: str('alertEmail'),
     emailMinSeverity: str('emailMinSeverity') as Severity | undefined,
     opsTopicArn: str('opsTopicArn'),

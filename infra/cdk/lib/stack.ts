@@ -274,6 +274,27 @@ export class TrailwatchStack extends cdk.Stack {
       );
     }
 
+    // Read access to exactly the tuning file's object or parameter, when there is one.
+    if (s.configSource?.startsWith('s3://')) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadConfigObject',
+          actions: ['s3:GetObject'],
+          resources: [`arn:${cdk.Aws.PARTITION}:s3:::${s.configSource.slice('s3://'.length)}`],
+        }),
+      );
+    } else if (s.configSource?.startsWith('ssm:')) {
+      role.addToPolicy(
+        new iam.PolicyStatement({
+          sid: 'ReadConfigParameter',
+          actions: ['ssm:GetParameter'],
+          resources: [
+            `arn:${cdk.Aws.PARTITION}:ssm:${cdk.Aws.REGION}:${cdk.Aws.ACCOUNT_ID}:parameter${s.configSource.slice('ssm:'.length)}`,
+          ],
+        }),
+      );
+    }
+
     this.function = new lambda.Function(this, 'Function', {
       description: 'trailwatch detector',
       runtime: lambda.Runtime.PROVIDED_AL2023,
@@ -297,6 +318,8 @@ export class TrailwatchStack extends cdk.Stack {
         RUST_LOG: s.logLevel,
         CHAT_TOPIC_ARN: this.chatTopic?.topicArn ?? '',
         SECURITY_HUB: String(s.securityHub),
+        TRAILWATCH_CONFIG: s.configSource ?? '',
+        CONFIG_RELOAD_SECONDS: String(s.configReloadSeconds),
       },
     });
     this.function.addEventSource(
@@ -362,6 +385,20 @@ export class TrailwatchStack extends cdk.Stack {
         period: fiveMinutes,
         statistic: 'Sum',
       }), 1, atLeast);
+
+    // A new version of the tuning file that could not be read or is invalid: the function runs
+    // on the last good one and says why in its log.
+    if (s.configSource) {
+      alarm('ConfigReloadFailedAlarm',
+        'A new version of the tuning file could not be read or is invalid; the function runs on the last good version (see the function log for the error and line)',
+        new cloudwatch.Metric({
+          namespace: 'trailwatch',
+          metricName: 'ConfigReloadFailed',
+          dimensionsMap: { FunctionName: this.function.functionName },
+          period: fiveMinutes,
+          statistic: 'Sum',
+        }), 1, atLeast);
+    }
 
     // ------------------------------------------------------------ outputs
     new cdk.CfnOutput(this, 'AlertTopicArn', {

@@ -306,6 +306,49 @@ describe('cdk-nag', () => {
   });
 });
 
+describe('tuning file source', () => {
+  const statementFor = (template: Template, sid: string) =>
+    functionStatements(template).find((st) => st.Sid === sid);
+
+  it('grants s3:GetObject on exactly the configured object and alarms on failed reloads', () => {
+    const { template } = build({ configSource: 's3://cfg-bucket/trailwatch/prod.yml' });
+    const read = statementFor(template, 'ReadConfigObject');
+    assert.ok(read, 'a statement for the object');
+    assert.deepEqual(actionsOf(read), ['s3:GetObject']);
+    assert.match(JSON.stringify(read.Resource), /:s3:::cfg-bucket\/trailwatch\/prod\.yml"/);
+    assert.equal(statementFor(template, 'ReadConfigParameter'), undefined);
+    template.hasResourceProperties('AWS::Lambda::Function', {
+      Environment: { Variables: { TRAILWATCH_CONFIG: 's3://cfg-bucket/trailwatch/prod.yml', CONFIG_RELOAD_SECONDS: '300' } },
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      Namespace: 'trailwatch', MetricName: 'ConfigReloadFailed', Threshold: 1,
+    });
+  });
+
+  it('grants ssm:GetParameter on exactly the configured parameter', () => {
+    const { template } = build({ configSource: 'ssm:/trailwatch/config', configReloadSeconds: 0 });
+    const read = statementFor(template, 'ReadConfigParameter');
+    assert.ok(read, 'a statement for the parameter');
+    assert.deepEqual(actionsOf(read), ['ssm:GetParameter']);
+    assert.match(JSON.stringify(read.Resource), /:parameter\/trailwatch\/config"/);
+    assert.equal(statementFor(template, 'ReadConfigObject'), undefined);
+  });
+
+  it('grants nothing and has no reload alarm without a source', () => {
+    const { template } = build();
+    assert.equal(statementFor(template, 'ReadConfigObject'), undefined);
+    assert.equal(statementFor(template, 'ReadConfigParameter'), undefined);
+    template.resourcePropertiesCountIs('AWS::CloudWatch::Alarm', { MetricName: 'ConfigReloadFailed' }, 0);
+  });
+
+  it('refuses a source the stacks cannot grant', () => {
+    assert.throws(() => resolveSettings({ configSource: 's3://bucket-only' }), /configSource/);
+    assert.throws(() => resolveSettings({ configSource: 'ssm:relative' }), /configSource/);
+    assert.throws(() => resolveSettings({ configSource: 's3://b/prefix/*' }), /configSource/);
+    assert.throws(() => resolveSettings({ configReloadSeconds: -1 }), /configReloadSeconds/);
+  });
+});
+
 describe('settings', () => {
   it('rejects what the function or AWS would refuse, naming the setting', () => {
     assert.throws(() => resolveSettings({ ingestionMode: 'existing-bucket' }), /existingTrailBucketName/);

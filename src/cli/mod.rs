@@ -1,5 +1,6 @@
 //! The `trailwatch` command line: a thin adapter that feeds files to the detector library.
 
+pub mod backfill;
 pub mod plan;
 pub mod s3_scan;
 pub mod tuning;
@@ -34,6 +35,9 @@ enum Command {
     Scan(ScanArgs),
     /// List the rule catalogue with its metadata, or test Sigma rules against examples.
     Rules(RulesArgs),
+    /// Create an S3 Batch Operations job that has the deployed function scan past days of a
+    /// CloudTrail bucket (its alerts go through the function's dedup).
+    Backfill(backfill::BackfillArgs),
     /// Check a configuration file.
     Config {
         #[command(subcommand)]
@@ -191,6 +195,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, progress: bool) -
         Command::Config {
             action: ConfigAction::Check { file, strict },
         } => check_config(&file, strict, out, err),
+        Command::Backfill(args) => backfill::run(args, out, err),
         Command::Scan(args) => match scan(args, out, err, progress) {
             Ok(code) => code,
             Err(e) => {

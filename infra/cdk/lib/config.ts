@@ -61,6 +61,10 @@ export interface TrailwatchSettings {
   readonly maxDecompressedBytes: number;
   readonly logLevel: string;
   readonly logRetentionDays: number;
+  /** Bucket for `trailwatch backfill` manifests and reports; set, it adds the Batch Operations job role. */
+  readonly backfillBucketName?: string;
+  /** Key prefix in the backfill bucket: manifests under PREFIX/manifests/, reports under PREFIX/job-ID/. */
+  readonly backfillPrefix: string;
 }
 
 export const DEFAULTS: TrailwatchSettings = {
@@ -84,6 +88,7 @@ export const DEFAULTS: TrailwatchSettings = {
   maxDecompressedBytes: 2 * 1024 * 1024 * 1024,
   logLevel: 'info',
   logRetentionDays: 90,
+  backfillPrefix: 'trailwatch-backfill',
 };
 
 /** Severities at or above `min`, in order: the e-mail filter policy's allow list. */
@@ -159,6 +164,12 @@ export function resolveSettings(partial: Partial<TrailwatchSettings>): Trailwatc
   }
   if (!/^[A-Za-z0-9!_.*'()/-]*$/.test(s.logPrefix) || s.logPrefix.includes('*')) {
     throw new SettingsError('logPrefix', `${s.logPrefix} is not a plain key prefix`);
+  }
+  if (s.backfillBucketName && !BUCKET.test(s.backfillBucketName)) {
+    throw new SettingsError('backfillBucketName', `${s.backfillBucketName} is not a bucket name`);
+  }
+  if (!/^[A-Za-z0-9!_.'()-]+(\/[A-Za-z0-9!_.'()-]+)*$/.test(s.backfillPrefix)) {
+    throw new SettingsError('backfillPrefix', `${s.backfillPrefix} is not a key prefix (no leading or trailing /)`);
   }
   if (s.opsTopicArn && !TOPIC_ARN.test(s.opsTopicArn)) {
     throw new SettingsError('opsTopicArn', `${s.opsTopicArn} is not an SNS topic ARN`);
@@ -266,5 +277,7 @@ export function settingsFromContext(get: (key: string) => unknown): TrailwatchSe
     maxDecompressedBytes: num('maxDecompressedBytes'),
     logLevel: str('logLevel'),
     logRetentionDays: num('logRetentionDays'),
+    backfillBucketName: str('backfillBucketName'),
+    backfillPrefix: str('backfillPrefix'),
   });
 }

@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 CARGO ?= cargo
 
-.PHONY: help test test-rust lint deny fmt venv demo bench build infra-check deploy cdk-deploy load fuzz clean
+.PHONY: help test test-rust lint deny fmt venv demo bench build infra-check deploy cdk-deploy load fuzz backfill clean
 
 help:
 	@echo "make demo         run the Lambda locally against moto on 127.0.0.1 (no AWS account)"
@@ -15,6 +15,7 @@ help:
 	@echo "make load         1,000 objects / 1,000,000 records through the handler against moto"
 	@echo "make fuzz         cargo-fuzz each target for FUZZ_SECONDS (default 600)"
 	@echo "make build        cargo lambda build --release --arm64"
+	@echo "make backfill     S3 Batch Operations job over past days (LOCATION= SINCE= UNTIL= FUNCTION_ARN= ROLE_ARN= REPORT=; DRY_RUN=0 to create it)"
 	@echo "make deploy       sam build && sam deploy --guided (needs an AWS account)"
 	@echo "make cdk-deploy   cdk deploy (needs an AWS account)"
 
@@ -71,6 +72,16 @@ deploy:
 
 cdk-deploy:
 	$(MAKE) -C infra cdk-deploy
+
+# trailwatch backfill with the stack's outputs (README, "Hunting and backfill"); a dry run unless
+# DRY_RUN=0. Needs AWS credentials for the trail bucket's account and region.
+DRY_RUN ?= 1
+backfill:
+	@test -n "$(LOCATION)" -a -n "$(SINCE)" -a -n "$(FUNCTION_ARN)" -a -n "$(ROLE_ARN)" -a -n "$(REPORT)" || \
+		{ echo "usage: make backfill LOCATION=s3://bucket/prefix SINCE=YYYY-MM-DD [UNTIL=YYYY-MM-DD] FUNCTION_ARN=... ROLE_ARN=... REPORT=s3://... [DRY_RUN=0]"; exit 2; }
+	$(CARGO) run --release --quiet --bin trailwatch -- backfill "$(LOCATION)" --since "$(SINCE)" \
+		$(if $(UNTIL),--until "$(UNTIL)") --function-arn "$(FUNCTION_ARN)" --role-arn "$(ROLE_ARN)" \
+		--report "$(REPORT)" $(if $(filter 1,$(DRY_RUN)),--dry-run)
 
 clean:
 	$(CARGO) clean

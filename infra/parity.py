@@ -6,7 +6,8 @@ Compared, for the default ("new trail") shape of both:
 - the alarms (namespace, metric, statistic, threshold, comparison);
 - the ingest queue and its dead-letter queue (redrive count, retention, SQS-managed SSE) and the
   rule that visibility covers six function timeouts;
-- the alert topic (KMS-encrypted) and the dedup table (key, TTL attribute, billing).
+- the alert topic (KMS-encrypted) and the dedup table (key, TTL attribute, billing);
+- the S3 Batch Operations job role of `trailwatch backfill` (its actions and resources).
 
 And, given CDK synths with a tuning-file source (`SOURCE=TEMPLATE` pairs), that for the same
 `ConfigSource` both grant read access on exactly the same object or parameter, set
@@ -45,6 +46,8 @@ SAM_DEFAULT_CONDITIONS = {
     "HasConfigSource": False,
     "ConfigInS3": False,
     "ConfigInSsm": False,
+    # The CDK new-trail synth is given a backfill bucket (infra/Makefile), so both have the role.
+    "HasBackfill": True,
 }
 
 # Filled from the SAM template's parameter defaults: CDK bakes the same defaults in at synth.
@@ -185,6 +188,26 @@ def permissions(template: dict[str, Any], role_logical: str) -> set[tuple[str, s
 def role_of(function: dict[str, Any]) -> str:
     role = function["Properties"]["Role"]
     return role["Fn::GetAtt"][0] if isinstance(role["Fn::GetAtt"], list) else role["Fn::GetAtt"].split(".")[0]
+
+
+def backfill_role_permissions(template: dict[str, Any]) -> tuple[int, set[tuple[str, str]]]:
+    """The S3 Batch Operations job roles and what they may do; the bucket (a parameter in SAM,
+    a literal in the CDK synth) and the function's resource type are spelled alike."""
+    resources = template["Resources"]
+    roles = [
+        name
+        for name, r in resources.items()
+        if r.get("Type") == "AWS::IAM::Role"
+        and "batchoperations.s3.amazonaws.com" in str(r["Properties"].get("AssumeRolePolicyDocument"))
+    ]
+    granted: set[tuple[str, str]] = set()
+    for name in roles:
+        for action, kind in permissions(template, name):
+            kind = kind.replace("AWS::Serverless::Function", "AWS::Lambda::Function")
+            if action.startswith("s3:"):
+                kind = re.sub(r"^[^/]*/", "BACKFILL-BUCKET/", kind)
+            granted.add((action, kind))
+    return len(roles), granted
 
 
 def alarms(template: dict[str, Any]) -> set[tuple[Any, ...]]:
@@ -400,6 +423,12 @@ def check(sam: dict[str, Any], cdk: dict[str, Any], conditions: dict[str, bool] 
         "function role permissions (action, resource kind)",
         permissions(sam, role_of(sam_fn)),
         permissions(cdk, role_of(cdk_fn)),
+        problems,
+    )
+    compare(
+        "backfill job role (count, permissions)",
+        backfill_role_permissions(sam),
+        backfill_role_permissions(cdk),
         problems,
     )
     compare("alarms", alarms(sam), alarms(cdk), problems)

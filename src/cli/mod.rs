@@ -1,5 +1,8 @@
 //! The `trailwatch` command line: a thin adapter that feeds files to the detector library.
 
+pub mod backfill;
+pub mod plan;
+pub mod s3_scan;
 pub mod tuning;
 
 use crate::detector::engine::{parse_accounts, parse_organizations, parse_rule_ids};
@@ -32,6 +35,9 @@ enum Command {
     Scan(ScanArgs),
     /// List the rule catalogue with its metadata, or test Sigma rules against examples.
     Rules(RulesArgs),
+    /// Create an S3 Batch Operations job that has the deployed function scan past days of a
+    /// CloudTrail bucket (its alerts go through the function's dedup).
+    Backfill(backfill::BackfillArgs),
     /// Check a configuration file.
     Config {
         #[command(subcommand)]
@@ -92,7 +98,23 @@ struct ScanArgs {
     /// Ceiling on decompressed bytes per log file (gzip-bomb guard).
     #[arg(long, value_name = "BYTES", default_value_t = ReaderConfig::default().max_decompressed_bytes)]
     max_decompressed_bytes: u64,
-    /// Files, directories, or - for stdin.
+    /// s3:// locations: first day to scan (YYYY-MM-DD, UTC, inclusive); --until defaults to today.
+    #[arg(long, value_name = "DATE")]
+    since: Option<String>,
+    /// s3:// locations: last day to scan (YYYY-MM-DD, UTC, inclusive).
+    #[arg(long, value_name = "DATE")]
+    until: Option<String>,
+    /// s3:// locations: only these accounts' folders (comma-separated 12-digit ids).
+    #[arg(long, value_name = "ID,ID")]
+    accounts: Option<String>,
+    /// s3:// locations: only these regions' folders (comma-separated, such as us-east-1).
+    #[arg(long, value_name = "REGION,REGION")]
+    regions: Option<String>,
+    /// s3:// locations: objects downloaded at once (each is held in memory until scanned).
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=256))]
+    s3_concurrency: u16,
+    /// Files, directories, - for stdin, or s3://bucket/prefix (a CloudTrail bucket, listed by
+    /// day; see --since).
     #[arg(required = true, value_name = "PATH")]
     paths: Vec<PathBuf>,
 }
@@ -173,6 +195,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, progress: bool) -
         Command::Config {
             action: ConfigAction::Check { file, strict },
         } => check_config(&file, strict, out, err),
+        Command::Backfill(args) => backfill::run(args, out, err),
         Command::Scan(args) => match scan(args, out, err, progress) {
             Ok(code) => code,
             Err(e) => {
@@ -357,18 +380,30 @@ fn scan(
         ..ReaderConfig::default()
     };
 
+    let selection = s3_scan::selection(&args)?;
     let started = Instant::now();
-    let mut totals = Totals::default();
     // Threshold rules count across every input of the scan: one store, one gate.
-    let mut window_store = MemoryWindowStore::new();
-    let mut threshold_gate = ThresholdGate::new();
-    let mut last_progress = Instant::now();
-    let mut output_closed = false;
+    let mut ctx = ScanContext {
+        detector: &detector,
+        reader_config,
+        format: args.format,
+        show_excepted: args.show_excepted,
+        window_store: MemoryWindowStore::new(),
+        threshold_gate: ThresholdGate::new(),
+        output_closed: false,
+        totals: Totals::default(),
+        progress,
+        last_progress: Instant::now(),
+    };
     for path in &args.paths {
+        if let Some(url) = path.to_str().filter(|p| p.starts_with("s3://")) {
+            s3_scan::scan_location(url, &selection, &args, &mut ctx, out, err)?;
+            continue;
+        }
         let walked = match expand(path) {
             Ok(walked) => walked,
             Err(e) => {
-                totals.errors += 1;
+                ctx.totals.errors += 1;
                 writeln!(
                     err,
                     "trailwatch: error: {}: {}",
@@ -382,7 +417,7 @@ fn scan(
             writeln!(err, "trailwatch: warning: {warning}")?;
         }
         for problem in &walked.problems {
-            totals.errors += 1;
+            ctx.totals.errors += 1;
             writeln!(err, "trailwatch: error: {problem}")?;
         }
         for (input, named) in walked.files {
@@ -404,7 +439,7 @@ fn scan(
                 match File::open(&input) {
                     Ok(f) => Box::new(f),
                     Err(e) => {
-                        totals.errors += 1;
+                        ctx.totals.errors += 1;
                         writeln!(
                             err,
                             "trailwatch: error: {}: {}",
@@ -415,43 +450,10 @@ fn scan(
                     }
                 }
             };
-            let mut sink = CliSink {
-                out: &mut *out,
-                err: &mut *err,
-                format: args.format,
-                show_excepted: args.show_excepted,
-                output_closed: &mut output_closed,
-                shown_location: shown(&input),
-                gate: &mut threshold_gate,
-                window_store: &mut window_store,
-                released: 0,
-            };
-            let scanned = scan_log_to(source, &location, &detector, reader_config, &mut sink);
-            // Threshold alerts are counted when released, not when their record is read.
-            totals.alerts += sink.released;
-            match scanned {
-                Ok(stats) => totals.add(&stats),
-                Err(e) => {
-                    totals.add(&e.stats);
-                    totals.errors += 1;
-                    writeln!(
-                        err,
-                        "trailwatch: error: {}: {}",
-                        shown(&input),
-                        shown_text(&e.error)
-                    )?;
-                }
-            }
-            if progress && last_progress.elapsed() > Duration::from_millis(250) {
-                last_progress = Instant::now();
-                write!(
-                    err,
-                    "\r\x1b[2Kscanning: {} files, {} records, {} alerts, {} errors",
-                    totals.files, totals.records, totals.alerts, totals.errors
-                )?;
-            }
+            ctx.scan_object(source, &location, shown(&input), out, err)?;
         }
     }
+    let (totals, progress) = (ctx.totals, ctx.progress);
     if progress {
         write!(err, "\r\x1b[2K")?;
     }
@@ -485,6 +487,89 @@ fn scan(
     } else {
         EXIT_CLEAN
     })
+}
+
+/// What every object of one scan shares: the detector, the threshold windows, the totals.
+struct ScanContext<'d> {
+    detector: &'d Detector,
+    reader_config: ReaderConfig,
+    format: ScanFormat,
+    show_excepted: bool,
+    /// One window store and gate for the whole scan: a burst spans files.
+    window_store: MemoryWindowStore,
+    threshold_gate: ThresholdGate,
+    /// Set once stdout is gone (a closed pipe).
+    output_closed: bool,
+    totals: Totals,
+    /// Whether to draw the progress line on stderr (a terminal).
+    progress: bool,
+    last_progress: Instant,
+}
+
+impl ScanContext<'_> {
+    /// Scans one log object (a file, stdin or an S3 object's body); an object that cannot be
+    /// read is counted and named on stderr, and the scan goes on.
+    fn scan_object(
+        &mut self,
+        source: Box<dyn Read>,
+        location: &str,
+        shown_location: String,
+        out: &mut dyn Write,
+        err: &mut dyn Write,
+    ) -> io::Result<()> {
+        let mut sink = CliSink {
+            out: &mut *out,
+            err: &mut *err,
+            format: self.format,
+            show_excepted: self.show_excepted,
+            output_closed: &mut self.output_closed,
+            shown_location: shown_location.clone(),
+            gate: &mut self.threshold_gate,
+            window_store: &mut self.window_store,
+            released: 0,
+        };
+        let scanned = scan_log_to(
+            source,
+            location,
+            self.detector,
+            self.reader_config,
+            &mut sink,
+        );
+        // Threshold alerts are counted when released, not when their record is read.
+        self.totals.alerts += sink.released;
+        match scanned {
+            Ok(stats) => self.totals.add(&stats),
+            Err(e) => {
+                self.totals.add(&e.stats);
+                self.totals.errors += 1;
+                writeln!(
+                    err,
+                    "trailwatch: error: {}: {}",
+                    shown_location,
+                    shown_text(&e.error)
+                )?;
+            }
+        }
+        self.show_progress(err)
+    }
+
+    /// Counts an input that could not be opened, naming it on stderr.
+    fn input_error(&mut self, err: &mut dyn Write, message: &str) -> io::Result<()> {
+        self.totals.errors += 1;
+        writeln!(err, "trailwatch: error: {}", clean(message, 4096))
+    }
+
+    fn show_progress(&mut self, err: &mut dyn Write) -> io::Result<()> {
+        if self.progress && self.last_progress.elapsed() > Duration::from_millis(250) {
+            self.last_progress = Instant::now();
+            write!(
+                err,
+                "\r\x1b[2Kscanning: {} files, {} records, {} alerts, {} errors",
+                self.totals.files, self.totals.records, self.totals.alerts, self.totals.errors
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// Alerts to stdout; each record not fully evaluated named on stderr, with its event id.

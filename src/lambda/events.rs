@@ -240,7 +240,7 @@ fn parse_batch(event: &Value, version: &str) -> Result<BatchJob, String> {
                 .and_then(Value::as_str)
                 .unwrap_or("")
                 .to_owned(),
-            object: batch_object(task, version),
+            object: batch_object(task),
         })
         .collect();
     Ok(BatchJob {
@@ -250,9 +250,12 @@ fn parse_batch(event: &Value, version: &str) -> Result<BatchJob, String> {
     })
 }
 
-/// Schema 1.0 names the bucket by ARN and percent-encodes the key; 2.0 names the bucket and
-/// gives the key as is.
-fn batch_object(task: &Value, version: &str) -> Result<ObjectRef, String> {
+/// Schema 1.0 names the bucket by ARN, 2.0 by name. In both the key comes form-encoded (`+` for
+/// a space, `%2B` for a plus), whatever its encoding in the manifest: AWS's Powertools for Lambda
+/// decode it with `unquote_plus` for both schemas
+/// (aws-powertools/powertools-lambda-python, `data_classes/s3_batch_operation_event.py`), and
+/// `trailwatch backfill` writes manifests with URL-encoded keys, as Batch Operations requires.
+fn batch_object(task: &Value) -> Result<ObjectRef, String> {
     let key = task
         .get("s3Key")
         .and_then(Value::as_str)
@@ -266,17 +269,9 @@ fn batch_object(task: &Value, version: &str) -> Result<ObjectRef, String> {
             .ok_or("task without s3Bucket or s3BucketArn")?
             .to_owned(),
     };
-    let key = if version.starts_with('1') {
-        percent_decode_str(key)
-            .decode_utf8()
-            .map_err(|_| format!("s3Key {key:?} is not valid UTF-8 once decoded"))?
-            .into_owned()
-    } else {
-        key.to_owned()
-    };
     Ok(ObjectRef {
         bucket,
-        key,
+        key: decode_notification_key(key)?,
         size: None,
     })
 }
@@ -378,6 +373,25 @@ mod tests {
         };
         assert_eq!(job.schema_version, "2.0");
         assert_eq!(job.tasks[0].object.as_ref().unwrap().key, KEY);
+    }
+
+    #[test]
+    fn batch_keys_are_form_decoded_in_both_schemas() {
+        for (version, bucket_field, bucket) in [
+            ("1.0", "s3BucketArn", "arn:aws:s3:::trail"),
+            ("2.0", "s3Bucket", "trail"),
+        ] {
+            let event = json!({"invocationSchemaVersion": version, "invocationId": "i",
+                "tasks": [{"taskId": "t", bucket_field: bucket, "s3Key": "a+b%2Bc%20d%2Ce"}]});
+            let Invocation::Batch(job) = parse_invocation(&event).unwrap() else {
+                panic!("expected batch")
+            };
+            let object = job.tasks[0].object.as_ref().unwrap();
+            assert_eq!(
+                (object.bucket.as_str(), object.key.as_str()),
+                ("trail", "a b+c d,e")
+            );
+        }
     }
 
     #[test]

@@ -422,7 +422,8 @@ async fn batch_operations_answer_per_task() {
     }
     let mut job = event("s3-batch-2.0.json");
     job["tasks"] = json!([
-        {"taskId": "ok", "s3Bucket": BUCKET, "s3Key": AMI_KEY},
+        // Batch Operations hands keys over form-encoded.
+        {"taskId": "ok", "s3Bucket": BUCKET, "s3Key": AMI_KEY.replace('+', "%2B").replace(' ', "+")},
         {"taskId": "missing", "s3Bucket": BUCKET, "s3Key": "AWSLogs/1/CloudTrail/x/gone.json.gz"},
         {"taskId": "slow", "s3Bucket": BUCKET, "s3Key": LAMBDA_KEY},
         {"taskId": "broken"}

@@ -72,6 +72,10 @@ export interface TrailwatchSettings {
   readonly maxDecompressedBytes: number;
   readonly logLevel: string;
   readonly logRetentionDays: number;
+  /** Bucket for `trailwatch backfill` manifests and reports; set, it adds the Batch Operations job role. */
+  readonly backfillBucketName?: string;
+  /** Key prefix in the backfill bucket: manifests under PREFIX/manifests/, reports under PREFIX/job-ID/. */
+  readonly backfillPrefix: string;
 }
 
 export const DEFAULTS: TrailwatchSettings = {
@@ -98,6 +102,7 @@ export const DEFAULTS: TrailwatchSettings = {
   maxDecompressedBytes: 2 * 1024 * 1024 * 1024,
   logLevel: 'info',
   logRetentionDays: 90,
+  backfillPrefix: 'trailwatch-backfill',
 };
 
 /** Severities at or above `min`, in order: the e-mail filter policy's allow list. */
@@ -181,6 +186,12 @@ export function resolveSettings(partial: Partial<TrailwatchSettings>): Trailwatc
       'configSource',
       `${s.configSource} is not a bundled path, s3://bucket/key or ssm:/parameter/name`,
     );
+  }
+  if (s.backfillBucketName && !BUCKET.test(s.backfillBucketName)) {
+    throw new SettingsError('backfillBucketName', `${s.backfillBucketName} is not a bucket name`);
+  }
+  if (!/^[A-Za-z0-9!_.'()-]+(\/[A-Za-z0-9!_.'()-]+)*$/.test(s.backfillPrefix)) {
+    throw new SettingsError('backfillPrefix', `${s.backfillPrefix} is not a key prefix (no leading or trailing /)`);
   }
   if (s.opsTopicArn && !TOPIC_ARN.test(s.opsTopicArn)) {
     throw new SettingsError('opsTopicArn', `${s.opsTopicArn} is not an SNS topic ARN`);
@@ -293,5 +304,7 @@ export function settingsFromContext(get: (key: string) => unknown): TrailwatchSe
     maxDecompressedBytes: num('maxDecompressedBytes'),
     logLevel: str('logLevel'),
     logRetentionDays: num('logRetentionDays'),
+    backfillBucketName: str('backfillBucketName'),
+    backfillPrefix: str('backfillPrefix'),
   });
 }

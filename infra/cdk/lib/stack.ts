@@ -415,6 +415,13 @@ export class TrailwatchStack extends cdk.Stack {
     new cdk.CfnOutput(this, 'IngestQueueArn', { value: this.ingestQueue.queueArn });
     new cdk.CfnOutput(this, 'DeadLetterQueueUrl', { value: this.deadLetterQueue.queueUrl });
     new cdk.CfnOutput(this, 'FunctionName', { value: this.function.functionName });
+    new cdk.CfnOutput(this, 'FunctionArn', {
+      description: 'trailwatch backfill --function-arn',
+      value: this.function.functionArn,
+    });
+    if (s.backfillBucketName) {
+      this.backfillJobRole(s.backfillBucketName, s.backfillPrefix);
+    }
     if (s.ingestionMode === 'new-trail') {
       new cdk.CfnOutput(this, 'TrailBucketName', { value: trailBucketName });
     }
@@ -474,6 +481,55 @@ export class TrailwatchStack extends cdk.Stack {
       reason: 'This is the access-log bucket; logging it into itself would loop.',
     });
     return bucket;
+  }
+
+  /**
+   * The role S3 Batch Operations assumes for `trailwatch backfill`: invoke the function once per
+   * manifest line, read the manifests, write the completion reports. The function reads the log
+   * objects with its own role.
+   */
+  private backfillJobRole(bucket: string, prefix: string): void {
+    const role = new iam.Role(this, 'BackfillJobRole', {
+      assumedBy: new iam.ServicePrincipal('batchoperations.s3.amazonaws.com'),
+      description: 'trailwatch backfill - S3 Batch Operations job invoking the function',
+    });
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'InvokeFunction',
+        actions: ['lambda:InvokeFunction'],
+        resources: [this.function.functionArn],
+      }),
+    );
+    const manifests = `arn:${cdk.Aws.PARTITION}:s3:::${bucket}/${prefix}/manifests/*`;
+    const reports = `arn:${cdk.Aws.PARTITION}:s3:::${bucket}/${prefix}/job-*`;
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'ReadManifests',
+        actions: ['s3:GetObject', 's3:GetObjectVersion'],
+        resources: [manifests],
+      }),
+    );
+    role.addToPolicy(
+      new iam.PolicyStatement({
+        sid: 'WriteReports',
+        actions: ['s3:PutObject'],
+        resources: [reports],
+      }),
+    );
+    for (const [objects, reason] of [
+      [manifests, 'Manifest names are chosen per backfill run; reads are limited to the manifests prefix.'],
+      [reports, 'Batch Operations names each report folder job-ID after the job it creates; writes are limited to those.'],
+    ]) {
+      cdk.Validations.of(role).acknowledge({
+        id: `AwsSolutions::AwsSolutions-IAM5[Resource::${objects.replace(cdk.Aws.PARTITION, '<AWS::Partition>')}]`,
+        reason,
+      });
+    }
+    new cdk.CfnOutput(this, 'BackfillJobRoleArn', { description: 'trailwatch backfill --role-arn', value: role.roleArn });
+    new cdk.CfnOutput(this, 'BackfillReportLocation', {
+      description: 'trailwatch backfill --report',
+      value: `s3://${bucket}/${prefix}`,
+    });
   }
 
   /** cdk-nag findings answered in writing (see infra/README.md, "Security review"). */

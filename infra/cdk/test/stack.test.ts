@@ -294,6 +294,43 @@ describe('chat topic and Security Hub', () => {
   });
 });
 
+describe('backfill job role', () => {
+  it('is absent unless a backfill bucket is given', () => {
+    build().template.resourcePropertiesCountIs(
+      'AWS::IAM::Role',
+      { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'batchoperations.s3.amazonaws.com' } })] }) },
+      0,
+    );
+  });
+
+  it('lets S3 Batch Operations invoke the function, read manifests and write reports, nothing else', () => {
+    const { template } = build({ backfillBucketName: 'ops-bucket', backfillPrefix: 'tw/backfill' });
+    const roles = template.findResources('AWS::IAM::Role', {
+      Properties: { AssumeRolePolicyDocument: Match.objectLike({ Statement: [Match.objectLike({ Principal: { Service: 'batchoperations.s3.amazonaws.com' } })] }) },
+    });
+    const [roleId] = Object.keys(roles);
+    assert.ok(roleId, 'a role S3 Batch Operations can assume');
+    const policies = template.findResources('AWS::IAM::Policy', { Properties: { Roles: [{ Ref: roleId }] } });
+    const statements: { Sid: string; Action: string | string[]; Resource: unknown }[] =
+      Object.values(policies)[0].Properties.PolicyDocument.Statement;
+    const bySid = Object.fromEntries(statements.map((st) => [st.Sid, { actions: actionsOf(st), resource: JSON.stringify(st.Resource) }]));
+    assert.deepEqual(Object.keys(bySid).sort(), ['InvokeFunction', 'ReadManifests', 'WriteReports']);
+    assert.deepEqual(bySid.InvokeFunction.actions, ['lambda:InvokeFunction']);
+    assert.match(bySid.InvokeFunction.resource, /"Fn::GetAtt":\["Function[0-9A-F]+","Arn"\]/);
+    assert.deepEqual(bySid.ReadManifests.actions, ['s3:GetObject', 's3:GetObjectVersion']);
+    assert.match(bySid.ReadManifests.resource, /:s3:::ops-bucket\/tw\/backfill\/manifests\/\*"/);
+    assert.deepEqual(bySid.WriteReports.actions, ['s3:PutObject']);
+    assert.match(bySid.WriteReports.resource, /:s3:::ops-bucket\/tw\/backfill\/job-\*"/);
+    template.hasOutput('BackfillReportLocation', { Value: 's3://ops-bucket/tw/backfill' });
+    template.hasOutput('BackfillJobRoleArn', {});
+    template.hasOutput('FunctionArn', {});
+  });
+
+  it('refuses a prefix with a trailing slash', () => {
+    assert.throws(() => resolveSettings({ backfillBucketName: 'ops-bucket', backfillPrefix: 'tw/' }), /backfillPrefix/);
+  });
+});
+
 describe('cdk-nag', () => {
   it('fails the synth on a new wildcard grant nobody answered', () => {
     assert.throws(

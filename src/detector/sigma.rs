@@ -13,8 +13,9 @@
 
 use crate::detector::alert::{Alert, AttackRef, LogObject};
 use crate::detector::record::Record;
-use crate::detector::rule::{Finding, Severity};
+use crate::detector::rule::{Finding, Severity, Unevaluable};
 use crate::detector::rules::common::actor_name;
+use crate::detector::sigma_correlation::{self, SigmaCorrelation};
 use rsigma_eval::event::{Event, EventValue, JsonEvent};
 use rsigma_eval::{CompiledRule, compile_rule, evaluate_rule};
 use rsigma_parser::{
@@ -48,6 +49,18 @@ pub struct SigmaSelector {
     pub name: Option<NameSelector>,
 }
 
+/// A cheap test a record must pass for a Sigma rule to possibly match it, derived from the
+/// rule's detection; the engine asks the rule only about records that pass one of its gates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Gate {
+    /// This (eventSource, eventName): the event index.
+    Event(SigmaSelector),
+    /// This `userIdentity.type` (compared ignoring ASCII case, as Sigma does), known from the skim.
+    IdentityType(String),
+    /// This text (lower-case ASCII) in the record's bytes, ignoring case (see [`may_contain`]).
+    Text(String),
+}
+
 /// A loaded Sigma rule.
 #[derive(Debug, Clone)]
 pub struct SigmaRule {
@@ -68,17 +81,65 @@ pub struct SigmaRule {
     /// Where it was loaded from (a file name).
     pub origin: String,
     pub dedup_period_minutes: u32,
-    /// The events it can match; `None` when its detection pins neither field.
-    pub selectors: Option<Vec<SigmaSelector>>,
+    /// The records it can match (any one gate passes); `None` when its detection implies no
+    /// gate, so it is asked about every record.
+    pub route: Option<Vec<Gate>>,
+    /// The rule's `name`, by which correlations may reference it.
+    pub name: Option<String>,
+    /// False when correlations reference it and none asks for its own alerts (`generate`).
+    pub alerts_alone: bool,
+    /// The correlations that count its matches, with the reference each uses for it.
+    pub counted_by: Vec<(Arc<SigmaCorrelation>, String)>,
     compiled: CompiledRule,
     /// The source text, to compare configurations.
     text: Arc<str>,
 }
 
 impl SigmaRule {
-    /// True when the rule's detection pins neither `eventSource` nor `eventName`.
+    /// True when the rule's detection implies no gate: it is asked about every record, which
+    /// is then parsed in full.
     pub fn runs_on_every_record(&self) -> bool {
-        self.selectors.is_none()
+        self.route.is_none()
+    }
+
+    /// The records the rule is asked about, in words (for `rules` and `config check`): the
+    /// cost of a rule that pins no event is the share of records it reads in full.
+    pub fn reads(&self) -> String {
+        let Some(gates) = &self.route else {
+            return "every record (pins no eventSource/eventName, caller type or text)".into();
+        };
+        let mut kinds: Vec<String> = Vec::new();
+        let events = gates.iter().filter(|g| matches!(g, Gate::Event(_))).count();
+        if events > 0 {
+            kinds.push(format!("{events} event(s) from the index"));
+        }
+        let types: Vec<&str> = gates
+            .iter()
+            .filter_map(|g| match g {
+                Gate::IdentityType(t) => Some(t.as_str()),
+                _ => None,
+            })
+            .collect();
+        if !types.is_empty() {
+            kinds.push(format!(
+                "every record whose caller type (userIdentity.type) is {}",
+                types.join(" or ")
+            ));
+        }
+        let texts: Vec<String> = gates
+            .iter()
+            .filter_map(|g| match g {
+                Gate::Text(t) => Some(format!("{t:?}")),
+                _ => None,
+            })
+            .collect();
+        if !texts.is_empty() {
+            kinds.push(format!(
+                "records whose text holds {} (a byte search on every record)",
+                texts.join(" or ")
+            ));
+        }
+        kinds.join("; ")
     }
 
     /// Whether the rule matches a record, given as its JSON value.
@@ -91,7 +152,33 @@ impl SigmaRule {
         evaluate_rule(&self.compiled, event).is_some()
     }
 
-    /// The alert for a record this rule matched.
+    /// The alerts for a record this rule matched: its own (unless only correlations use it)
+    /// and one pending alert per correlation counting it. Every correlation is tried; the
+    /// first that could not count the record is returned as the error.
+    pub fn alerts(
+        &self,
+        record: &Record<'_>,
+        event: &RecordEvent<'_, '_>,
+        log: &LogObject,
+        out: &mut Vec<Alert>,
+    ) -> Result<(), Unevaluable> {
+        if self.alerts_alone {
+            out.push(self.alert(record, log.clone()));
+        }
+        let mut first_error = None;
+        for (correlation, rule_ref) in &self.counted_by {
+            match correlation.pending_alert(rule_ref, record, event, log.clone()) {
+                Ok(Some(alert)) => out.push(alert),
+                Ok(None) => {}
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    /// The rule's own alert for a record it matched.
     pub fn alert(&self, record: &Record<'_>, log: LogObject) -> Alert {
         let actor = record
             .user_identity
@@ -223,7 +310,7 @@ impl Event for RecordEvent<'_, '_> {
 
 /// The loaded Sigma rules, shared cheaply between configurations.
 #[derive(Debug, Clone, Default)]
-pub struct SigmaRules(Arc<Vec<SigmaRule>>);
+pub struct SigmaRules(Arc<Vec<SigmaRule>>, Arc<Vec<Arc<SigmaCorrelation>>>);
 
 impl SigmaRules {
     /// The rules, in load order.
@@ -231,15 +318,20 @@ impl SigmaRules {
         &self.0
     }
 
+    /// The correlation rules, in load order.
+    pub fn correlations(&self) -> &[Arc<SigmaCorrelation>] {
+        &self.1
+    }
+
     /// True when no rule is loaded.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.0.is_empty() && self.1.is_empty()
     }
 }
 
 impl PartialEq for SigmaRules {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        (Arc::ptr_eq(&self.0, &other.0) && Arc::ptr_eq(&self.1, &other.1))
             || (self.0.len() == other.0.len()
                 && self
                     .0
@@ -286,13 +378,18 @@ pub fn load(
 ) -> Loaded {
     let mut rules: Vec<SigmaRule> = Vec::new();
     let mut refused = Vec::new();
-    for (origin, text) in sources {
+    let mut pending_correlations = Vec::new();
+    let collections: Vec<_> = sources
+        .iter()
+        .map(|(_, text)| parse_sigma_yaml(text))
+        .collect();
+    for ((origin, text), collection) in sources.iter().zip(&collections) {
         let refuse = |title: Option<&str>, reason: String| Refusal {
             origin: origin.clone(),
             title: title.map(str::to_owned),
             reason,
         };
-        let collection = match parse_sigma_yaml(text) {
+        let collection = match collection {
             Ok(c) => c,
             Err(e) => {
                 refused.push(refuse(None, format!("not a Sigma rule: {e}")));
@@ -303,10 +400,7 @@ pub fn load(
             refused.push(refuse(None, format!("not a Sigma rule: {error}")));
         }
         for correlation in &collection.correlations {
-            refused.push(refuse(
-                Some(&correlation.title),
-                "correlation rules (counts over time windows) are not supported yet".into(),
-            ));
+            pending_correlations.push((origin, correlation));
         }
         for filter in &collection.filters {
             refused.push(refuse(
@@ -331,10 +425,119 @@ pub fn load(
             }
         }
     }
+    // Correlations last: they reference rules from any file.
+    let mut correlations: Vec<Arc<SigmaCorrelation>> = Vec::new();
+    for (origin, parsed) in pending_correlations {
+        let refuse = |reason: String| Refusal {
+            origin: origin.clone(),
+            title: Some(parsed.title.clone()),
+            reason,
+        };
+        let correlation = match correlation(parsed, origin, dedup_period_minutes) {
+            Ok(c) => c,
+            Err(reason) => {
+                refused.push(refuse(reason));
+                continue;
+            }
+        };
+        let taken_id = |id: &str| {
+            taken(id)
+                || rules.iter().any(|r| r.rule_id == id)
+                || correlations.iter().any(|c| c.rule_id == id)
+        };
+        if taken_id(&correlation.rule_id) {
+            refused.push(refuse(format!(
+                "rule id {} is already loaded",
+                correlation.rule_id
+            )));
+            continue;
+        }
+        let by_ref = |r: &str| {
+            rules
+                .iter()
+                .position(|rule| rule.sigma_id == r || rule.name.as_deref() == Some(r))
+        };
+        let targets: Result<Vec<usize>, String> = correlation
+            .rule_refs
+            .iter()
+            .map(|r| {
+                by_ref(r).ok_or_else(|| {
+                    format!("references {r:?}, which is not a loaded rule (correlations of correlations are not supported)")
+                })
+            })
+            .collect();
+        let targets = match targets {
+            Ok(t) => t,
+            Err(reason) => {
+                refused.push(refuse(reason));
+                continue;
+            }
+        };
+        let correlation = Arc::new(correlation);
+        for (slot, rule_ref) in targets.into_iter().zip(&correlation.rule_refs) {
+            let rule = &mut rules[slot];
+            // Sigma's `generate`: referenced rules are silent unless a correlation asks.
+            rule.alerts_alone =
+                (rule.alerts_alone && !rule.counted_by.is_empty()) || correlation.generate;
+            rule.counted_by
+                .push((Arc::clone(&correlation), rule_ref.clone()));
+        }
+        correlations.push(correlation);
+    }
     Loaded {
-        rules: SigmaRules(Arc::new(rules)),
+        rules: SigmaRules(Arc::new(rules), Arc::new(correlations)),
         refused,
     }
+}
+
+/// Severity and risk score from a Sigma `level`.
+fn severity_of(level: Option<Level>) -> (Severity, u8) {
+    match level {
+        Some(Level::Informational) => (Severity::Info, 10),
+        Some(Level::Low) => (Severity::Low, 25),
+        Some(Level::Medium) | None => (Severity::Medium, 50),
+        Some(Level::High) => (Severity::High, 75),
+        Some(Level::Critical) => (Severity::Critical, 95),
+    }
+}
+
+/// Checks a rule id and gives `sigma-<id>`.
+fn checked_id(id: Option<&str>) -> Result<(String, String), String> {
+    let sigma_id = id
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .ok_or("no `id`: alerts and exceptions need a stable rule id")?;
+    if !sigma_id
+        .bytes()
+        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+    {
+        return Err(format!(
+            "id {sigma_id:?} has characters other than letters, digits, - and _"
+        ));
+    }
+    Ok((
+        format!("sigma-{}", sigma_id.to_ascii_lowercase()),
+        sigma_id.to_owned(),
+    ))
+}
+
+fn correlation(
+    parsed: &rsigma_parser::CorrelationRule,
+    origin: &str,
+    dedup_period_minutes: u32,
+) -> Result<SigmaCorrelation, String> {
+    let (rule_id, sigma_id) = checked_id(parsed.id.as_deref())?;
+    let (severity, risk_score) = severity_of(parsed.level);
+    sigma_correlation::compile(
+        parsed,
+        origin,
+        dedup_period_minutes,
+        severity,
+        risk_score,
+        attack_from_tags(&parsed.tags),
+        rule_id,
+        sigma_id,
+    )
 }
 
 fn build(
@@ -353,46 +556,21 @@ fn build(
             logsource.service.as_deref().unwrap_or("-")
         ));
     }
-    let sigma_id = parsed
-        .id
-        .as_deref()
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .ok_or("no `id`: alerts and exceptions need a stable rule id")?;
-    if !sigma_id
-        .bytes()
-        .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
-    {
-        return Err(format!(
-            "id {sigma_id:?} has characters other than letters, digits, - and _"
-        ));
-    }
+    let (rule_id, sigma_id) = checked_id(parsed.id.as_deref())?;
     if parsed.detection.timeframe.is_some() {
         return Err(
             "`timeframe` (an aggregation) is not supported: write a correlation rule".into(),
         );
     }
-    let severity = match parsed.level {
-        Some(Level::Informational) => Severity::Info,
-        Some(Level::Low) => Severity::Low,
-        Some(Level::Medium) | None => Severity::Medium,
-        Some(Level::High) => Severity::High,
-        Some(Level::Critical) => Severity::Critical,
-    };
+    let (severity, risk_score) = severity_of(parsed.level);
     let compiled = compile_rule(parsed).map_err(|e| format!("does not compile: {e}"))?;
     Ok(SigmaRule {
-        rule_id: format!("sigma-{}", sigma_id.to_ascii_lowercase()),
-        sigma_id: sigma_id.to_owned(),
+        rule_id,
+        sigma_id,
         title: parsed.title.clone(),
         description: parsed.description.clone().unwrap_or_default(),
         severity,
-        risk_score: match severity {
-            Severity::Info => 10,
-            Severity::Low => 25,
-            Severity::Medium => 50,
-            Severity::High => 75,
-            Severity::Critical => 95,
-        },
+        risk_score,
         mitre_attack: attack_from_tags(&parsed.tags),
         references: parsed.references.clone(),
         false_positives: parsed.falsepositives.clone(),
@@ -400,7 +578,10 @@ fn build(
         status: parsed.status.map(|s| format!("{s:?}").to_ascii_lowercase()),
         origin: origin.to_owned(),
         dedup_period_minutes,
-        selectors: condition_selectors(parsed),
+        route: condition_route(parsed),
+        name: parsed.name.clone(),
+        alerts_alone: true,
+        counted_by: Vec::new(),
         compiled,
         text: Arc::from(text),
     })
@@ -464,25 +645,40 @@ fn attack_from_tags(tags: &[String]) -> Vec<AttackRef> {
     out
 }
 
-/// The (eventSource, eventName) pairs a rule can match, or `None` when its conditions do not
-/// pin them. Over-approximates: every record the rule matches is inside the set.
-fn condition_selectors(rule: &ParsedRule) -> Option<Vec<SigmaSelector>> {
+/// The gates a rule's conditions imply, or `None` when they imply none (every record).
+/// Over-approximates: every record the rule matches passes one of the gates.
+fn condition_route(rule: &ParsedRule) -> Option<Vec<Gate>> {
     let mut all = Vec::new();
     for condition in &rule.detection.conditions {
-        all.extend(expr_selectors(condition, rule)?);
+        all.extend(expr_route(condition, rule)?);
     }
     (!all.is_empty()).then_some(all)
 }
 
-fn expr_selectors(expr: &ConditionExpr, rule: &ParsedRule) -> Option<Vec<SigmaSelector>> {
+/// How cheap a route is to apply, lower first: event pairs (the index), then caller types
+/// (known from the skim), then text (a byte search); fewer gates first within a kind.
+fn route_cost(gates: &[Gate]) -> (u8, usize) {
+    let kind = gates
+        .iter()
+        .map(|g| match g {
+            Gate::Event(_) => 0,
+            Gate::IdentityType(_) => 1,
+            Gate::Text(_) => 2,
+        })
+        .max()
+        .unwrap_or(0);
+    (kind, gates.len())
+}
+
+fn expr_route(expr: &ConditionExpr, rule: &ParsedRule) -> Option<Vec<Gate>> {
     match expr {
-        ConditionExpr::Identifier(name) => detection_selectors(rule.detection.named.get(name)?),
-        // Any constrained operand bounds the conjunction.
+        ConditionExpr::Identifier(name) => detection_route(rule.detection.named.get(name)?),
+        // Any constrained operand bounds the conjunction: take the cheapest.
         ConditionExpr::And(parts) => parts
             .iter()
-            .filter_map(|p| expr_selectors(p, rule))
-            .min_by_key(Vec::len),
-        ConditionExpr::Or(parts) => union(parts.iter().map(|p| expr_selectors(p, rule))),
+            .filter_map(|p| expr_route(p, rule))
+            .min_by_key(|g| route_cost(g)),
+        ConditionExpr::Or(parts) => union(parts.iter().map(|p| expr_route(p, rule))),
         ConditionExpr::Not(_) => None,
         ConditionExpr::Selector {
             quantifier,
@@ -498,10 +694,10 @@ fn expr_selectors(expr: &ConditionExpr, rule: &ParsedRule) -> Option<Vec<SigmaSe
                 });
             match quantifier {
                 Quantifier::All => named
-                    .filter_map(|(_, d)| detection_selectors(d))
-                    .min_by_key(Vec::len),
+                    .filter_map(|(_, d)| detection_route(d))
+                    .min_by_key(|g| route_cost(g)),
                 Quantifier::Any | Quantifier::Count(1..) => {
-                    union(named.map(|(_, d)| detection_selectors(d)))
+                    union(named.map(|(_, d)| detection_route(d)))
                 }
                 Quantifier::Count(0) => None,
             }
@@ -509,7 +705,7 @@ fn expr_selectors(expr: &ConditionExpr, rule: &ParsedRule) -> Option<Vec<SigmaSe
     }
 }
 
-fn union(parts: impl Iterator<Item = Option<Vec<SigmaSelector>>>) -> Option<Vec<SigmaSelector>> {
+fn union(parts: impl Iterator<Item = Option<Vec<Gate>>>) -> Option<Vec<Gate>> {
     let mut all = Vec::new();
     for part in parts {
         all.extend(part?);
@@ -517,52 +713,140 @@ fn union(parts: impl Iterator<Item = Option<Vec<SigmaSelector>>>) -> Option<Vec<
     (!all.is_empty()).then_some(all)
 }
 
-fn detection_selectors(detection: &Detection) -> Option<Vec<SigmaSelector>> {
+fn detection_route(detection: &Detection) -> Option<Vec<Gate>> {
     match detection {
-        Detection::AllOf(items) => {
-            let sources = field_values(items, "eventSource").and_then(|names| {
-                names
-                    .into_iter()
-                    .map(|n| match n {
-                        NameSelector::Exact(s) => Some(s),
-                        NameSelector::Prefix(_) => None,
-                    })
-                    .collect::<Option<Vec<String>>>()
-            });
-            let names = field_values(items, "eventName");
-            match (sources, names) {
-                (None, None) => None,
-                (Some(sources), None) => Some(
-                    sources
-                        .into_iter()
-                        .map(|s| SigmaSelector {
-                            source: Some(s),
-                            name: None,
-                        })
-                        .collect(),
-                ),
-                (sources, Some(names)) => {
-                    let sources: Vec<Option<String>> = match sources {
-                        Some(s) => s.into_iter().map(Some).collect(),
-                        None => vec![None],
-                    };
-                    Some(
-                        sources
-                            .iter()
-                            .flat_map(|s| {
-                                names.iter().map(move |n| SigmaSelector {
-                                    source: s.clone(),
-                                    name: Some(n.clone()),
-                                })
-                            })
-                            .collect(),
-                    )
-                }
-            }
-        }
-        Detection::AnyOf(parts) => union(parts.iter().map(detection_selectors)),
+        Detection::AllOf(items) => event_gates(items)
+            .or_else(|| identity_gates(items))
+            .or_else(|| text_gates(items)),
+        Detection::AnyOf(parts) => union(parts.iter().map(detection_route)),
         _ => None,
     }
+}
+
+/// `eventSource`/`eventName` pins of one selection, as event gates.
+fn event_gates(items: &[DetectionItem]) -> Option<Vec<Gate>> {
+    let sources = field_values(items, "eventSource").and_then(|names| {
+        names
+            .into_iter()
+            .map(|n| match n {
+                NameSelector::Exact(s) => Some(s),
+                NameSelector::Prefix(_) => None,
+            })
+            .collect::<Option<Vec<String>>>()
+    });
+    let names = field_values(items, "eventName");
+    let selectors: Vec<SigmaSelector> = match (sources, names) {
+        (None, None) => return None,
+        (Some(sources), None) => sources
+            .into_iter()
+            .map(|s| SigmaSelector {
+                source: Some(s),
+                name: None,
+            })
+            .collect(),
+        (sources, Some(names)) => {
+            let sources: Vec<Option<String>> = match sources {
+                Some(s) => s.into_iter().map(Some).collect(),
+                None => vec![None],
+            };
+            sources
+                .iter()
+                .flat_map(|s| {
+                    names.iter().map(move |n| SigmaSelector {
+                        source: s.clone(),
+                        name: Some(n.clone()),
+                    })
+                })
+                .collect()
+        }
+    };
+    Some(selectors.into_iter().map(Gate::Event).collect())
+}
+
+/// A `userIdentity.type` pin of one selection (exact values only), as caller-type gates.
+fn identity_gates(items: &[DetectionItem]) -> Option<Vec<Gate>> {
+    field_values(items, "userIdentity.type")?
+        .into_iter()
+        .map(|v| match v {
+            NameSelector::Exact(kind) => Some(Gate::IdentityType(kind)),
+            NameSelector::Prefix(_) => None,
+        })
+        .collect()
+}
+
+/// Shortest text worth a byte search: shorter ones pass most records anyway.
+const MIN_TEXT_GATE: usize = 4;
+
+/// Text one required item of a selection must find in the record (its longest literal run
+/// per value), as text gates; the item with the longest shortest run wins.
+fn text_gates(items: &[DetectionItem]) -> Option<Vec<Gate>> {
+    items
+        .iter()
+        .filter_map(item_texts)
+        .max_by_key(|texts| texts.iter().map(String::len).min().unwrap_or(0))
+        .map(|texts| texts.into_iter().map(Gate::Text).collect())
+}
+
+/// The literal runs of one item's values, when each value's match implies its run appears in
+/// the field's decoded string: plain, `contains`, `startswith`, `endswith` (optionally `cased`,
+/// `all`) on strings that are not numbers. With `all` every value is required, so the longest
+/// one alone gates.
+fn item_texts(item: &DetectionItem) -> Option<Vec<String>> {
+    let mut all = false;
+    for modifier in &item.field.modifiers {
+        match modifier {
+            Modifier::Contains | Modifier::StartsWith | Modifier::EndsWith | Modifier::Cased => {}
+            Modifier::All => all = true,
+            _ => return None,
+        }
+    }
+    let mut texts = item
+        .values
+        .iter()
+        .map(|v| match v {
+            SigmaValue::String(s) => s
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    StringPart::Plain(p) => Some(p),
+                    StringPart::Special(_) => None,
+                })
+                .max_by_key(|p| p.len())
+                .filter(|p| p.len() >= MIN_TEXT_GATE && p.is_ascii() && p.parse::<f64>().is_err())
+                .map(|p| p.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect::<Option<Vec<String>>>()
+        .filter(|t| !t.is_empty())?;
+    if all {
+        texts.sort_by_key(String::len);
+        texts.drain(..texts.len() - 1);
+    }
+    Some(texts)
+}
+
+/// True when `bytes` (a raw JSON record) may hold `text` (lower-case ASCII) in a decoded string:
+/// it holds it verbatim, ignoring ASCII case, or it has an escape or a non-ASCII byte (after
+/// decoding or Unicode case folding the text could appear where the bytes do not show it).
+pub fn may_contain(bytes: &[u8], text: &[u8]) -> bool {
+    if memchr::memchr(b'\\', bytes).is_some() || !bytes.is_ascii() {
+        return true;
+    }
+    let Some((&first, rest)) = text.split_first() else {
+        return true;
+    };
+    let mut from = 0;
+    while let Some(at) = memchr::memchr2(first, first.to_ascii_uppercase(), &bytes[from..]) {
+        let start = from + at + 1;
+        if bytes
+            .get(start..start + rest.len())
+            .is_some_and(|b| b.eq_ignore_ascii_case(rest))
+        {
+            return true;
+        }
+        from = start;
+    }
+    false
 }
 
 /// The values one field is pinned to by a plain or `startswith` item, if any.
@@ -645,16 +929,16 @@ level: high
         assert_eq!(rule.mitre_attack[0].technique_id, "T1562.008");
         assert_eq!(rule.mitre_attack[0].tactic_id, "TA0005");
         assert_eq!(
-            rule.selectors,
+            rule.route,
             Some(vec![
-                SigmaSelector {
+                Gate::Event(SigmaSelector {
                     source: Some("cloudtrail.amazonaws.com".into()),
                     name: Some(NameSelector::Exact("StopLogging".into()))
-                },
-                SigmaSelector {
+                }),
+                Gate::Event(SigmaSelector {
                     source: Some("cloudtrail.amazonaws.com".into()),
                     name: Some(NameSelector::Exact("DeleteTrail".into()))
-                },
+                }),
             ])
         );
     }
@@ -736,7 +1020,7 @@ level: high
                 "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
                 detection,
             );
-            one(&text).unwrap().selectors
+            one(&text).unwrap().route
         };
         // A negated selection constrains nothing.
         assert_eq!(
@@ -746,19 +1030,19 @@ level: high
         // A name-only pin keys on the name from any source; startswith and trailing * are prefixes.
         assert_eq!(
             selectors("  sel:\n    eventName|startswith: Put\n  condition: sel\n"),
-            Some(vec![SigmaSelector {
+            Some(vec![Gate::Event(SigmaSelector {
                 source: None,
                 name: Some(NameSelector::Prefix("Put".into()))
-            }])
+            })])
         );
         assert_eq!(
             selectors(
                 "  sel:\n    eventName: 'Delete*'\n    eventSource: s3.amazonaws.com\n  condition: sel\n"
             ),
-            Some(vec![SigmaSelector {
+            Some(vec![Gate::Event(SigmaSelector {
                 source: Some("s3.amazonaws.com".into()),
                 name: Some(NameSelector::Prefix("Delete".into()))
-            }])
+            })])
         );
         // contains does not pin; an OR with an unpinned side does not either.
         assert_eq!(
@@ -781,5 +1065,81 @@ level: high
                 .map(|s| s.len()),
             Some(2)
         );
+    }
+
+    #[test]
+    fn caller_types_and_texts_gate_rules_that_pin_no_event() {
+        let route = |detection: &str| {
+            let text = STOP_LOGGING.replace(
+                "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
+                detection,
+            );
+            one(&text).unwrap().route
+        };
+        // SigmaHQ 905d389b (AWS STS AssumeRole Misuse) and 8ad1600d (root account usage).
+        assert_eq!(
+            route(
+                "  sel:\n    userIdentity.type: AssumedRole\n    userIdentity.sessionContext.sessionIssuer.type: Role\n  condition: sel\n"
+            ),
+            Some(vec![Gate::IdentityType("AssumedRole".into())])
+        );
+        assert_eq!(
+            route(
+                "  u:\n    userIdentity.type: Root\n  t:\n    eventType: AwsServiceEvent\n  condition: u and not t\n"
+            ),
+            Some(vec![Gate::IdentityType("Root".into())])
+        );
+        // An event pin is cheaper than a caller type, a caller type than a text.
+        assert!(matches!(
+            route("  u:\n    userIdentity.type: Root\n  e:\n    eventName: ConsoleLogin\n  condition: u and e\n").as_deref(),
+            Some([Gate::Event(_)])
+        ));
+        // SigmaHQ a840e606 (TruffleHog): an exact user agent is a text gate, lower-cased.
+        assert_eq!(
+            route("  sel:\n    userAgent: TruffleHog\n  condition: sel\n"),
+            Some(vec![Gate::Text("trufflehog".into())])
+        );
+        assert_eq!(
+            route(
+                "  sel:\n    userAgent|contains:\n      - 'kali'\n      - '*parrot*'\n  condition: sel\n"
+            ),
+            Some(vec![Gate::Text("kali".into()), Gate::Text("parrot".into())])
+        );
+        // Regular expressions, numbers, short texts and wildcard-only values give no gate.
+        for none in [
+            "  sel:\n    userAgent|re: 'Truffle.*'\n  condition: sel\n",
+            "  sel:\n    eventVersion: '1.08'\n  condition: sel\n",
+            "  sel:\n    userAgent: 'a*b'\n  condition: sel\n",
+            "  sel:\n    userIdentity.type|contains: Ro\n    userAgent: 'x'\n  condition: sel\n",
+        ] {
+            assert_eq!(route(none), None, "{none}");
+        }
+    }
+
+    #[test]
+    fn text_gates_never_refuse_a_record_the_rule_could_match() {
+        let rule = one(&STOP_LOGGING.replace(
+            "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n",
+            "  selection:\n    userAgent: TruffleHog\n",
+        ))
+        .unwrap();
+        let cases = [
+            (r#"{"userAgent":"TruffleHog"}"#, true),
+            (r#"{"userAgent":"trufflehog"}"#, true),
+            // The escape decodes to "TruffleHog": the gate passes (and the rule decides).
+            (r#"{"userAgent":"\u0054ruffleHog"}"#, true),
+            (r#"{"userAgent":"aws-cli/2"}"#, false),
+        ];
+        for (text, gate) in cases {
+            assert_eq!(may_contain(text.as_bytes(), b"trufflehog"), gate, "{text}");
+            let value: Value = serde_json::from_str(text).unwrap();
+            if rule.matches(&value) {
+                assert!(gate, "the gate refused a match: {text}");
+            }
+        }
+        // Non-ASCII text may case-fold into the searched text (K, the Kelvin sign, folds to k).
+        assert!(may_contain("{\"a\":\"\u{212A}ali\"}".as_bytes(), b"kali"));
+        assert!(!may_contain(br#"{"a":"kal"}"#, b"kali"));
+        assert!(may_contain(br#"{"a":"xxKALI"}"#, b"kali"));
     }
 }

@@ -392,3 +392,46 @@ fn a_sigma_rule_that_pins_no_event_runs_on_every_record() {
     assert_eq!(out.alerts.len(), 1);
     assert_eq!(out.alerts[0].rule_id, SIGMA_ID);
 }
+
+#[test]
+fn sigma_rules_gated_by_caller_type_or_text_skip_other_records_unparsed() {
+    let by_type = sigma::tests::STOP_LOGGING.replace(
+        "    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n",
+        "    userIdentity.type: Root\n",
+    );
+    let detector = with_sigma(&by_type, "");
+    let bytes = br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#;
+    assert!(detector.wants_skimmed("s3.amazonaws.com", "GetObject", Some("Root"), bytes));
+    assert!(!detector.wants_skimmed("s3.amazonaws.com", "GetObject", Some("IAMUser"), bytes));
+    assert!(!detector.wants_skimmed("s3.amazonaws.com", "GetObject", None, bytes));
+    let mut root = stop_logging();
+    root["eventSource"] = json!("s3.amazonaws.com");
+    root["eventName"] = json!("GetObject");
+    root["userIdentity"] = json!({"type": "Root", "arn": "arn:aws:iam::143434273843:root"});
+    let out = scan(&detector, &[root.clone()]);
+    assert_eq!(out.alerts.len(), 1);
+    assert_eq!(out.alerts[0].rule_id, SIGMA_ID);
+
+    let by_text = sigma::tests::STOP_LOGGING.replace(
+        "    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n",
+        "    userAgent: TruffleHog\n",
+    );
+    let detector = with_sigma(&by_text, "");
+    let aws_cli =
+        br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","userAgent":"aws-cli/2.15"}"#;
+    let hog =
+        br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","userAgent":"trufflehog"}"#;
+    assert!(!detector.wants_skimmed("s3.amazonaws.com", "GetObject", None, aws_cli));
+    assert!(detector.wants_skimmed("s3.amazonaws.com", "GetObject", None, hog));
+    // Without the bytes the detector cannot tell, so it wants the record.
+    assert!(detector.wants_event("s3.amazonaws.com", "GetObject", None));
+    root["userAgent"] = json!("TruffleHog");
+    let mut other = root.clone();
+    other["userAgent"] = json!("aws-cli/2.15");
+    let out = scan(&detector, &[root, other]);
+    assert_eq!(out.alerts.len(), 1);
+    assert_eq!(
+        out.alerts[0].actor.user_agent.as_deref(),
+        Some("TruffleHog")
+    );
+}

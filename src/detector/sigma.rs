@@ -792,8 +792,29 @@ fn text_gates(items: &[DetectionItem]) -> Option<Vec<Gate>> {
 /// `all`) on strings that are not numbers. With `all` every value is required, so the longest
 /// one alone gates.
 fn item_texts(item: &DetectionItem) -> Option<Vec<String>> {
+    let modifiers = &item.field.modifiers;
+    if modifiers.contains(&Modifier::Re) {
+        let flags_only = modifiers.iter().all(|m| {
+            matches!(
+                m,
+                Modifier::Re | Modifier::IgnoreCase | Modifier::Multiline | Modifier::DotAll
+            )
+        });
+        return flags_only
+            .then(|| {
+                item.values
+                    .iter()
+                    .map(|v| match v {
+                        SigmaValue::String(s) => regex_literal(&s.original),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<String>>>()
+            })
+            .flatten()
+            .filter(|t| !t.is_empty());
+    }
     let mut all = false;
-    for modifier in &item.field.modifiers {
+    for modifier in modifiers {
         match modifier {
             Modifier::Contains | Modifier::StartsWith | Modifier::EndsWith | Modifier::Cased => {}
             Modifier::All => all = true,
@@ -823,6 +844,46 @@ fn item_texts(item: &DetectionItem) -> Option<Vec<String>> {
         texts.drain(..texts.len() - 1);
     }
     Some(texts)
+}
+
+/// The longest literal run every match of a regular expression contains (lower-cased), for a
+/// text gate; `None` for a pattern with alternation, groups or classes (not worth the risk)
+/// or without a run of [`MIN_TEXT_GATE`] characters.
+fn regex_literal(pattern: &str) -> Option<String> {
+    if pattern.contains(['|', '(', '[']) {
+        return None;
+    }
+    let (mut best, mut run) = (String::new(), String::new());
+    let finish = |run: &mut String, best: &mut String| {
+        if run.len() > best.len() {
+            *best = std::mem::take(run);
+        }
+        run.clear();
+    };
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() => run.push(e),
+                // \d, \w, \b, \n...: not a literal character.
+                _ => finish(&mut run, &mut best),
+            },
+            '.' | '^' | '$' => finish(&mut run, &mut best),
+            // The character before is required once, then may repeat: the run ends with it.
+            '+' => finish(&mut run, &mut best),
+            // The character before may be absent: the run ends before it.
+            '*' | '?' | '{' => {
+                run.pop();
+                finish(&mut run, &mut best);
+                if c == '{' {
+                    chars.by_ref().find(|&c| c == '}');
+                }
+            }
+            _ => run.push(c),
+        }
+    }
+    finish(&mut run, &mut best);
+    (best.len() >= MIN_TEXT_GATE && best.is_ascii()).then(|| best.to_ascii_lowercase())
 }
 
 /// True when `bytes` (a raw JSON record) may hold `text` (lower-case ASCII) in a decoded string:
@@ -1105,9 +1166,22 @@ level: high
             ),
             Some(vec![Gate::Text("kali".into()), Gate::Text("parrot".into())])
         );
-        // Regular expressions, numbers, short texts and wildcard-only values give no gate.
+        // SigmaHQ 352a918a (IMDS credentials used outside AWS): a regular expression's literal run.
+        assert_eq!(
+            route("  sel:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: sel\n"),
+            Some(vec![Gate::Text(":assumed-role/aws:".into())])
+        );
+        assert_eq!(
+            regex_literal(r"^arn:aws:iam::\d{12}:role/Admin"),
+            Some("arn:aws:iam::".into())
+        );
+        assert_eq!(regex_literal(r"abcdex?yz"), Some("abcde".into()));
+        assert_eq!(regex_literal(r"abcd\.ef+"), Some("abcd.ef".into()));
+        // Regular expressions with alternation or groups, numbers, short texts and wildcard-only
+        // values give no gate.
         for none in [
-            "  sel:\n    userAgent|re: 'Truffle.*'\n  condition: sel\n",
+            "  sel:\n    userAgent|re: 'Truf(fle)?.*'\n  condition: sel\n",
+            "  sel:\n    userAgent|re: 'Truffle|Hog'\n  condition: sel\n",
             "  sel:\n    eventVersion: '1.08'\n  condition: sel\n",
             "  sel:\n    userAgent: 'a*b'\n  condition: sel\n",
             "  sel:\n    userIdentity.type|contains: Ro\n    userAgent: 'x'\n  condition: sel\n",

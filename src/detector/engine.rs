@@ -10,7 +10,9 @@ use crate::detector::rule::{
     FailedCalls, NameMatch, Rule, RuleContext, RuleMeta, Severity, Unevaluable,
 };
 use crate::detector::rules::CATALOGUE;
-use crate::detector::sigma::{Gate, NameSelector, RecordEvent, SigmaRule, SigmaRules, may_contain};
+use crate::detector::sigma::{
+    Gate, NameSelector, RecordEvent, RecordText, SigmaRule, SigmaRules, TextFinder,
+};
 use crate::detector::skim::{Skim, skim};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
@@ -185,6 +187,17 @@ impl SourceIndex {
         self.exact.contains_key(name) || self.prefixes.iter().any(|(p, _)| name.starts_with(&**p))
     }
 
+    /// True when some slot interested in `name` passes `check`.
+    fn any_slot(&self, name: &str, check: &mut dyn FnMut(usize) -> bool) -> bool {
+        self.exact
+            .get(name)
+            .is_some_and(|slots| slots.iter().any(|&slot| check(slot)))
+            || self
+                .prefixes
+                .iter()
+                .any(|(p, slot)| name.starts_with(&**p) && check(*slot))
+    }
+
     fn collect(&self, name: &str, found: &mut Vec<usize>) {
         if let Some(slots) = self.exact.get(name) {
             found.extend_from_slice(slots);
@@ -223,7 +236,10 @@ pub struct Detector {
     sigma_by_identity_type: Vec<(Box<str>, usize)>,
     /// Sigma rules gated by text in the record (lower-case ASCII); asked about a skimmed
     /// record only when its bytes may hold the text.
-    sigma_by_text: Vec<(Box<[u8]>, usize)>,
+    sigma_by_text: Vec<(TextFinder, usize)>,
+    /// Per Sigma rule (slot minus the catalogue's length): texts a record must hold one of
+    /// before it is parsed for that rule.
+    sigma_requires: Vec<Option<Vec<TextFinder>>>,
     /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
     by_identity_type: HashMap<&'static str, Vec<usize>>,
     ctx: RuleContext,
@@ -340,10 +356,18 @@ impl Detector {
                     Gate::IdentityType(kind) => {
                         sigma_by_identity_type.push((kind.as_str().into(), slot))
                     }
-                    Gate::Text(text) => sigma_by_text.push((text.as_bytes().into(), slot)),
+                    Gate::Text(text) => sigma_by_text.push((TextFinder::new(text), slot)),
                 }
             }
         }
+        let sigma_requires = sigma
+            .iter()
+            .map(|r| {
+                r.requires_text
+                    .as_ref()
+                    .map(|texts| texts.iter().map(|t| TextFinder::new(t)).collect())
+            })
+            .collect();
         Ok(Detector {
             rules,
             sigma,
@@ -352,6 +376,7 @@ impl Detector {
             every_record,
             sigma_by_identity_type,
             sigma_by_text,
+            sigma_requires,
             by_identity_type,
             ctx: RuleContext {
                 trusted_accounts: config.trusted_accounts.clone(),
@@ -458,11 +483,32 @@ impl Detector {
         identity_type: Option<&str>,
         bytes: &[u8],
     ) -> bool {
-        self.wants_by_event_or_caller(source, name, identity_type)
+        let mut text = RecordText::new(bytes);
+        let mut passes = |slot: usize| self.slot_may_match(slot, &mut text);
+        self.every_record.iter().any(|&slot| passes(slot))
             || self
-                .sigma_by_text
-                .iter()
-                .any(|(text, _)| may_contain(bytes, text))
+                .index
+                .get(source)
+                .is_some_and(|entry| entry.any_slot(name, &mut passes))
+            || self.any_source.any_slot(name, &mut passes)
+            || identity_type.is_some_and(|kind| self.by_identity_type.contains_key(kind))
+            || self
+                .sigma_identity_slots(identity_type)
+                .any(|slot| passes(slot))
+            || self.sigma_by_text.iter().any(|(finder, slot)| {
+                text.may_contain(finder) && self.slot_may_match(*slot, &mut text)
+            })
+    }
+
+    /// False when a Sigma rule's required text is surely absent from the record.
+    fn slot_may_match(&self, slot: usize, text: &mut RecordText<'_>) -> bool {
+        match slot
+            .checked_sub(self.rules.len())
+            .and_then(|i| self.sigma_requires[i].as_ref())
+        {
+            None => true,
+            Some(finders) => finders.iter().any(|f| text.may_contain(f)),
+        }
     }
 
     fn wants_by_event_or_caller(&self, source: &str, name: &str, kind: Option<&str>) -> bool {

@@ -84,6 +84,9 @@ pub struct SigmaRule {
     /// The records it can match (any one gate passes); `None` when its detection implies no
     /// gate, so it is asked about every record.
     pub route: Option<Vec<Gate>>,
+    /// Texts one of which a record must hold for the rule to match (from the same conjunction
+    /// as its gates, lower-case ASCII); checked on the raw bytes before a record is parsed.
+    pub requires_text: Option<Vec<String>>,
     /// The rule's `name`, by which correlations may reference it.
     pub name: Option<String>,
     /// False when correlations reference it and none asks for its own alerts (`generate`).
@@ -140,6 +143,37 @@ impl SigmaRule {
             ));
         }
         kinds.join("; ")
+    }
+
+    /// Whether the rule's gates let a record through, from what the skim knows and the raw
+    /// bytes: false only when the rule cannot match the record.
+    pub fn may_match(
+        &self,
+        source: &str,
+        name: &str,
+        identity_type: Option<&str>,
+        bytes: &[u8],
+    ) -> bool {
+        if let Some(texts) = &self.requires_text
+            && !texts.iter().any(|t| may_contain(bytes, t.as_bytes()))
+        {
+            return false;
+        }
+        let Some(gates) = &self.route else {
+            return true;
+        };
+        gates.iter().any(|gate| match gate {
+            Gate::Event(selector) => {
+                selector.source.as_deref().is_none_or(|s| s == source)
+                    && match &selector.name {
+                        None => true,
+                        Some(NameSelector::Exact(n)) => n == name,
+                        Some(NameSelector::Prefix(p)) => name.starts_with(p.as_str()),
+                    }
+            }
+            Gate::IdentityType(kind) => identity_type.is_some_and(|t| t.eq_ignore_ascii_case(kind)),
+            Gate::Text(text) => may_contain(bytes, text.as_bytes()),
+        })
     }
 
     /// Whether the rule matches a record, given as its JSON value.
@@ -391,13 +425,22 @@ pub fn load(
         };
         let collection = match collection {
             Ok(c) => c,
+            Err(_) if has_v1_aggregation(text) => {
+                refused.push(refuse(None, V1_AGGREGATION.into()));
+                continue;
+            }
             Err(e) => {
                 refused.push(refuse(None, format!("not a Sigma rule: {e}")));
                 continue;
             }
         };
         for error in &collection.errors {
-            refused.push(refuse(None, format!("not a Sigma rule: {error}")));
+            let reason = if has_v1_aggregation(text) {
+                V1_AGGREGATION.to_owned()
+            } else {
+                format!("not a Sigma rule: {error}")
+            };
+            refused.push(refuse(None, reason));
         }
         for correlation in &collection.correlations {
             pending_correlations.push((origin, correlation));
@@ -490,6 +533,22 @@ pub fn load(
     }
 }
 
+const V1_AGGREGATION: &str = "a Sigma 1 aggregation in the condition (`| count() ...`, `| near ...`) is not supported: write it as a correlation rule (event_count, value_count or temporal)";
+
+/// True when a `condition:` line pipes into an aggregation, as Sigma 1 rules did
+/// (`selection | count() by sourceIPAddress > 5`).
+fn has_v1_aggregation(text: &str) -> bool {
+    text.lines().any(|line| {
+        line.trim_start()
+            .strip_prefix("condition:")
+            .and_then(|c| c.split_once('|'))
+            .is_some_and(|(_, tail)| {
+                let tail = tail.trim_start();
+                tail.starts_with("count(") || tail.starts_with("near ")
+            })
+    })
+}
+
 /// Severity and risk score from a Sigma `level`.
 fn severity_of(level: Option<Level>) -> (Severity, u8) {
     match level {
@@ -579,6 +638,7 @@ fn build(
         origin: origin.to_owned(),
         dedup_period_minutes,
         route: condition_route(parsed),
+        requires_text: condition_texts(parsed),
         name: parsed.name.clone(),
         alerts_alone: true,
         counted_by: Vec::new(),
@@ -719,6 +779,90 @@ fn detection_route(detection: &Detection) -> Option<Vec<Gate>> {
             .or_else(|| identity_gates(items))
             .or_else(|| text_gates(items)),
         Detection::AnyOf(parts) => union(parts.iter().map(detection_route)),
+        _ => None,
+    }
+}
+
+/// Texts every match of the rule holds one of (see [`SigmaRule::requires_text`]), or `None`.
+fn condition_texts(rule: &ParsedRule) -> Option<Vec<String>> {
+    let mut all = Vec::new();
+    for condition in &rule.detection.conditions {
+        all.extend(expr_texts(condition, rule)?);
+    }
+    (!all.is_empty()).then_some(all)
+}
+
+fn expr_texts(expr: &ConditionExpr, rule: &ParsedRule) -> Option<Vec<String>> {
+    let best = |options: Vec<Vec<String>>| {
+        options
+            .into_iter()
+            .max_by_key(|t| t.iter().map(String::len).min().unwrap_or(0))
+    };
+    let union = |parts: Vec<Option<Vec<String>>>| {
+        let mut all = Vec::new();
+        for part in parts {
+            all.extend(part?);
+        }
+        (!all.is_empty()).then_some(all)
+    };
+    match expr {
+        ConditionExpr::Identifier(name) => detection_texts(rule.detection.named.get(name)?),
+        ConditionExpr::And(parts) => {
+            best(parts.iter().filter_map(|p| expr_texts(p, rule)).collect())
+        }
+        ConditionExpr::Or(parts) => union(parts.iter().map(|p| expr_texts(p, rule)).collect()),
+        ConditionExpr::Not(_) => None,
+        ConditionExpr::Selector {
+            quantifier,
+            pattern,
+        } => {
+            let named: Vec<&Detection> = rule
+                .detection
+                .named
+                .iter()
+                .filter(|(name, _)| match pattern {
+                    SelectorPattern::Them => !name.starts_with('_'),
+                    SelectorPattern::Pattern(p) => detection_name_matches(p, name),
+                })
+                .map(|(_, d)| d)
+                .collect();
+            match quantifier {
+                Quantifier::All => best(named.into_iter().filter_map(detection_texts).collect()),
+                Quantifier::Any | Quantifier::Count(1..) => {
+                    union(named.into_iter().map(detection_texts).collect())
+                }
+                Quantifier::Count(0) => None,
+            }
+        }
+    }
+}
+
+/// Texts one selection requires, leaving out `eventSource`/`eventName` (the index has them).
+fn detection_texts(detection: &Detection) -> Option<Vec<String>> {
+    match detection {
+        Detection::AllOf(items) => {
+            let rest: Vec<DetectionItem> = items
+                .iter()
+                .filter(|i| !matches!(i.field.name.as_deref(), Some("eventSource" | "eventName")))
+                .cloned()
+                .collect();
+            text_gates(&rest).map(|gates| {
+                gates
+                    .into_iter()
+                    .filter_map(|g| match g {
+                        Gate::Text(t) => Some(t),
+                        _ => None,
+                    })
+                    .collect()
+            })
+        }
+        Detection::AnyOf(parts) => {
+            let mut all = Vec::new();
+            for part in parts {
+                all.extend(detection_texts(part)?);
+            }
+            (!all.is_empty()).then_some(all)
+        }
         _ => None,
     }
 }
@@ -890,24 +1034,47 @@ fn regex_literal(pattern: &str) -> Option<String> {
 /// it holds it verbatim, ignoring ASCII case, or it has an escape or a non-ASCII byte (after
 /// decoding or Unicode case folding the text could appear where the bytes do not show it).
 pub fn may_contain(bytes: &[u8], text: &[u8]) -> bool {
-    if memchr::memchr(b'\\', bytes).is_some() || !bytes.is_ascii() {
-        return true;
+    RecordText::new(bytes).may_contain(&TextFinder::new(&String::from_utf8_lossy(text)))
+}
+
+/// A compiled case-insensitive search for one text gate.
+#[derive(Debug, Clone)]
+pub struct TextFinder(memchr::memmem::Finder<'static>);
+
+impl TextFinder {
+    /// A search for `text` (lower-cased here).
+    pub fn new(text: &str) -> Self {
+        TextFinder(memchr::memmem::Finder::new(text.to_ascii_lowercase().as_bytes()).into_owned())
     }
-    let Some((&first, rest)) = text.split_first() else {
-        return true;
-    };
-    let mut from = 0;
-    while let Some(at) = memchr::memchr2(first, first.to_ascii_uppercase(), &bytes[from..]) {
-        let start = from + at + 1;
-        if bytes
-            .get(start..start + rest.len())
-            .is_some_and(|b| b.eq_ignore_ascii_case(rest))
-        {
-            return true;
+}
+
+/// One record's raw bytes as text gates see them: lower-cased at most once, and only when a
+/// gate asks.
+pub struct RecordText<'b> {
+    raw: &'b [u8],
+    /// `None` until asked; then the lower-cased bytes, or `None` inside when the record has an
+    /// escape or a non-ASCII byte (every gate passes).
+    lower: Option<Option<Vec<u8>>>,
+}
+
+impl<'b> RecordText<'b> {
+    /// Wraps a record's bytes.
+    pub fn new(raw: &'b [u8]) -> Self {
+        RecordText { raw, lower: None }
+    }
+
+    /// Whether the record may hold the finder's text in a decoded string (see [`may_contain`]).
+    pub fn may_contain(&mut self, finder: &TextFinder) -> bool {
+        let raw = self.raw;
+        let lower = self.lower.get_or_insert_with(|| {
+            (raw.is_ascii() && memchr::memchr(b'\\', raw).is_none())
+                .then(|| raw.to_ascii_lowercase())
+        });
+        match lower {
+            None => true,
+            Some(lower) => finder.0.find(lower).is_some(),
         }
-        from = start;
     }
-    false
 }
 
 /// The values one field is pinned to by a plain or `startswith` item, if any.
@@ -1053,6 +1220,14 @@ level: high
                 "does not compile",
             ),
             ("title: [unclosed\n".to_owned(), "not a Sigma rule"),
+            // SigmaHQ's unsupported/cloud/aws_macic_evasion.yml writes this.
+            (
+                STOP_LOGGING.replace(
+                    "  condition: selection",
+                    "  condition: selection | count() by sourceIPAddress > 5",
+                ),
+                "write it as a correlation rule",
+            ),
         ];
         for (text, reason) in cases {
             let err = one(&text).unwrap_err();

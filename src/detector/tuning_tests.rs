@@ -435,3 +435,29 @@ fn sigma_rules_gated_by_caller_type_or_text_skip_other_records_unparsed() {
         Some("TruffleHog")
     );
 }
+
+#[test]
+fn an_event_pinned_sigma_rule_that_also_needs_a_text_skips_records_without_it() {
+    // SigmaHQ 9b1b8e9b (AWS STS GetCallerIdentity Enumeration Via TruffleHog).
+    let rule = sigma::tests::STOP_LOGGING.replace(
+        "    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n",
+        "    eventSource: sts.amazonaws.com\n    eventName: GetCallerIdentity\n    userAgent|contains: TruffleHog\n",
+    );
+    let detector = with_sigma(&rule, "");
+    let plain = br#"{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","userAgent":"aws-cli/2"}"#;
+    let hog = br#"{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","userAgent":"TruffleHog"}"#;
+    let escaped = br#"{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","userAgent":"Truffle\u0048og"}"#;
+    let call = ("sts.amazonaws.com", "GetCallerIdentity");
+    assert!(!detector.wants_skimmed(call.0, call.1, Some("IAMUser"), plain));
+    assert!(detector.wants_skimmed(call.0, call.1, Some("IAMUser"), hog));
+    assert!(detector.wants_skimmed(call.0, call.1, Some("IAMUser"), escaped));
+    let mut record = stop_logging();
+    record["eventSource"] = json!("sts.amazonaws.com");
+    record["eventName"] = json!("GetCallerIdentity");
+    record["userAgent"] = json!("TruffleHog v3.63.2");
+    let mut other = record.clone();
+    other["userAgent"] = json!("aws-cli/2.15");
+    let out = scan(&detector, &[record, other]);
+    assert_eq!(out.alerts.len(), 1);
+    assert_eq!(out.alerts[0].rule_id, SIGMA_ID);
+}

@@ -240,6 +240,8 @@ pub struct Detector {
     /// Per Sigma rule (slot minus the catalogue's length): texts a record must hold one of
     /// before it is parsed for that rule.
     sigma_requires: Vec<Option<Vec<TextFinder>>>,
+    /// Per Sigma rule: caller types its condition rules out.
+    sigma_excludes: Vec<Vec<Box<str>>>,
     /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
     by_identity_type: HashMap<&'static str, Vec<usize>>,
     ctx: RuleContext,
@@ -368,6 +370,15 @@ impl Detector {
                     .map(|texts| texts.iter().map(|t| TextFinder::new(t)).collect())
             })
             .collect();
+        let sigma_excludes = sigma
+            .iter()
+            .map(|r| {
+                r.excludes_caller_types
+                    .iter()
+                    .map(|t| t.as_str().into())
+                    .collect()
+            })
+            .collect();
         Ok(Detector {
             rules,
             sigma,
@@ -377,6 +388,7 @@ impl Detector {
             sigma_by_identity_type,
             sigma_by_text,
             sigma_requires,
+            sigma_excludes,
             by_identity_type,
             ctx: RuleContext {
                 trusted_accounts: config.trusted_accounts.clone(),
@@ -484,7 +496,7 @@ impl Detector {
         bytes: &[u8],
     ) -> bool {
         let mut text = RecordText::new(bytes);
-        let mut passes = |slot: usize| self.slot_may_match(slot, &mut text);
+        let mut passes = |slot: usize| self.slot_may_match(slot, identity_type, &mut text);
         self.every_record.iter().any(|&slot| passes(slot))
             || self
                 .index
@@ -496,16 +508,29 @@ impl Detector {
                 .sigma_identity_slots(identity_type)
                 .any(|slot| passes(slot))
             || self.sigma_by_text.iter().any(|(finder, slot)| {
-                text.may_contain(finder) && self.slot_may_match(*slot, &mut text)
+                text.may_contain(finder) && self.slot_may_match(*slot, identity_type, &mut text)
             })
     }
 
-    /// False when a Sigma rule's required text is surely absent from the record.
-    fn slot_may_match(&self, slot: usize, text: &mut RecordText<'_>) -> bool {
-        match slot
-            .checked_sub(self.rules.len())
-            .and_then(|i| self.sigma_requires[i].as_ref())
+    /// False when a Sigma rule surely cannot match the record: its caller type is one the rule
+    /// rules out, or a text it requires is absent.
+    fn slot_may_match(
+        &self,
+        slot: usize,
+        identity_type: Option<&str>,
+        text: &mut RecordText<'_>,
+    ) -> bool {
+        let Some(i) = slot.checked_sub(self.rules.len()) else {
+            return true;
+        };
+        if let Some(kind) = identity_type
+            && self.sigma_excludes[i]
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(kind))
         {
+            return false;
+        }
+        match &self.sigma_requires[i] {
             None => true,
             Some(finders) => finders.iter().any(|f| text.may_contain(f)),
         }

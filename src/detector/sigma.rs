@@ -87,6 +87,9 @@ pub struct SigmaRule {
     /// Texts one of which a record must hold for the rule to match (from the same conjunction
     /// as its gates, lower-case ASCII); checked on the raw bytes before a record is parsed.
     pub requires_text: Option<Vec<String>>,
+    /// Caller types (`userIdentity.type`) the rule's condition excludes (`selection and not
+    /// filter` where the filter is only a caller type); records of them are not parsed for it.
+    pub excludes_caller_types: Vec<String>,
     /// The rule's `name`, by which correlations may reference it.
     pub name: Option<String>,
     /// False when correlations reference it and none asks for its own alerts (`generate`).
@@ -156,6 +159,14 @@ impl SigmaRule {
     ) -> bool {
         if let Some(texts) = &self.requires_text
             && !texts.iter().any(|t| may_contain(bytes, t.as_bytes()))
+        {
+            return false;
+        }
+        if let Some(kind) = identity_type
+            && self
+                .excludes_caller_types
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(kind))
         {
             return false;
         }
@@ -639,6 +650,7 @@ fn build(
         dedup_period_minutes,
         route: condition_route(parsed),
         requires_text: condition_texts(parsed),
+        excludes_caller_types: excluded_caller_types(parsed),
         name: parsed.name.clone(),
         alerts_alone: true,
         counted_by: Vec::new(),
@@ -781,6 +793,34 @@ fn detection_route(detection: &Detection) -> Option<Vec<Gate>> {
         Detection::AnyOf(parts) => union(parts.iter().map(detection_route)),
         _ => None,
     }
+}
+
+/// Caller types a single condition `... and not <filter>` rules out, where the filter is one
+/// `userIdentity.type` item of exact values (SigmaHQ f305fd62, bucket enumeration, filters out
+/// `AssumedRole`). Anything else excludes nothing.
+fn excluded_caller_types(rule: &ParsedRule) -> Vec<String> {
+    let [ConditionExpr::And(parts)] = rule.detection.conditions.as_slice() else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for part in parts {
+        let ConditionExpr::Not(inner) = part else {
+            continue;
+        };
+        let ConditionExpr::Identifier(name) = inner.as_ref() else {
+            continue;
+        };
+        if let Some(Detection::AllOf(items)) = rule.detection.named.get(name)
+            && items.len() == 1
+            && let Some(values) = field_values(items, "userIdentity.type")
+        {
+            out.extend(values.into_iter().filter_map(|v| match v {
+                NameSelector::Exact(kind) => Some(kind),
+                NameSelector::Prefix(_) => None,
+            }));
+        }
+    }
+    out
 }
 
 /// Texts every match of the rule holds one of (see [`SigmaRule::requires_text`]), or `None`.
@@ -1037,6 +1077,30 @@ pub fn may_contain(bytes: &[u8], text: &[u8]) -> bool {
     RecordText::new(bytes).may_contain(&TextFinder::new(&String::from_utf8_lossy(text)))
 }
 
+/// The record's bytes lower-cased with JSON's short escapes decoded (`\\"`, `\\\\`, `\\/`,
+/// `\\n`...), so a text behind one is still found; `None` for a `\\u` escape, which could
+/// spell any character.
+fn unescape_lower(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = memchr::memchr(b'\\', rest) {
+        out.extend(rest[..at].iter().map(u8::to_ascii_lowercase));
+        let decoded = match rest.get(at + 1)? {
+            b'u' => return None,
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'r' => b'\r',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            other => other.to_ascii_lowercase(),
+        };
+        out.push(decoded);
+        rest = &rest[at + 2..];
+    }
+    out.extend(rest.iter().map(u8::to_ascii_lowercase));
+    Some(out)
+}
+
 /// A compiled case-insensitive search for one text gate.
 #[derive(Debug, Clone)]
 pub struct TextFinder(memchr::memmem::Finder<'static>);
@@ -1067,8 +1131,13 @@ impl<'b> RecordText<'b> {
     pub fn may_contain(&mut self, finder: &TextFinder) -> bool {
         let raw = self.raw;
         let lower = self.lower.get_or_insert_with(|| {
-            (raw.is_ascii() && memchr::memchr(b'\\', raw).is_none())
-                .then(|| raw.to_ascii_lowercase())
+            if !raw.is_ascii() {
+                None
+            } else if memchr::memchr(b'\\', raw).is_none() {
+                Some(raw.to_ascii_lowercase())
+            } else {
+                unescape_lower(raw)
+            }
         });
         match lower {
             None => true,
@@ -1330,6 +1399,27 @@ level: high
             route("  u:\n    userIdentity.type: Root\n  e:\n    eventName: ConsoleLogin\n  condition: u and e\n").as_deref(),
             Some([Gate::Event(_)])
         ));
+        // SigmaHQ f305fd62 (bucket enumeration): ListBuckets, not by a role session.
+        let buckets = one(&STOP_LOGGING.replace(
+            "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
+            "  selection:\n    eventSource: s3.amazonaws.com\n    eventName: ListBuckets\n  filter:\n    userIdentity.type: AssumedRole\n  condition: selection and not filter\n",
+        ))
+        .unwrap();
+        assert_eq!(
+            buckets.excludes_caller_types,
+            vec!["AssumedRole".to_owned()]
+        );
+        let list = br#"{"eventSource":"s3.amazonaws.com","eventName":"ListBuckets"}"#;
+        assert!(!buckets.may_match("s3.amazonaws.com", "ListBuckets", Some("AssumedRole"), list));
+        assert!(buckets.may_match("s3.amazonaws.com", "ListBuckets", Some("IAMUser"), list));
+        assert!(buckets.may_match("s3.amazonaws.com", "ListBuckets", None, list));
+        // A filter with a second field excludes nothing (it rules out only records with both).
+        let narrower = one(&STOP_LOGGING.replace(
+            "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
+            "  selection:\n    eventName: ListBuckets\n  filter:\n    userIdentity.type: AssumedRole\n    userAgent: x\n  condition: selection and not filter\n",
+        ))
+        .unwrap();
+        assert!(narrower.excludes_caller_types.is_empty());
         // SigmaHQ a840e606 (TruffleHog): an exact user agent is a text gate, lower-cased.
         assert_eq!(
             route("  sel:\n    userAgent: TruffleHog\n  condition: sel\n"),
@@ -1379,6 +1469,16 @@ level: high
             (r#"{"userAgent":"\u0054ruffleHog"}"#, true),
             (r#"{"userAgent":"aws-cli/2"}"#, false),
         ];
+        // Short escapes are decoded: an escaped quote or slash does not hide the text.
+        let cases = [
+            cases[0],
+            cases[1],
+            cases[2],
+            cases[3],
+            (r#"{"userAgent":"Truffle\/Hog","p":"{\"a\":1}"}"#, false),
+            (r#"{"userAgent":"x","p":"{\"ua\":\"trufflehog\"}"}"#, true),
+        ];
+        assert!(may_contain(br#"{"a":"x\/trufflehog"}"#, b"/trufflehog"));
         for (text, gate) in cases {
             assert_eq!(may_contain(text.as_bytes(), b"trufflehog"), gate, "{text}");
             let value: Value = serde_json::from_str(text).unwrap();

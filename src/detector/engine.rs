@@ -504,9 +504,7 @@ impl Detector {
                 .is_some_and(|entry| entry.any_slot(name, &mut passes))
             || self.any_source.any_slot(name, &mut passes)
             || identity_type.is_some_and(|kind| self.by_identity_type.contains_key(kind))
-            || self
-                .sigma_identity_slots(identity_type)
-                .any(|slot| passes(slot))
+            || self.sigma_identity_slots(identity_type).any(&mut passes)
             || self.sigma_by_text.iter().any(|(finder, slot)| {
                 text.may_contain(finder) && self.slot_may_match(*slot, identity_type, &mut text)
             })

@@ -127,9 +127,20 @@ impl SigmaRule {
             })
             .collect();
         if !types.is_empty() {
+            // Role sessions, services and IAM users make most of CloudTrail in most accounts.
+            let common = types.iter().any(|t| {
+                ["AssumedRole", "AWSService", "IAMUser"]
+                    .iter()
+                    .any(|c| c.eq_ignore_ascii_case(t))
+            });
             kinds.push(format!(
-                "every record whose caller type (userIdentity.type) is {}",
-                types.join(" or ")
+                "every record whose caller type (userIdentity.type) is {}{}",
+                types.join(" or "),
+                if common {
+                    ", most of CloudTrail in most accounts: a hunting rule, costly as an alert"
+                } else {
+                    ""
+                }
             ));
         }
         let texts: Vec<String> = gates

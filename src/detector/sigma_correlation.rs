@@ -576,4 +576,38 @@ level: low
             );
         }
     }
+
+    #[test]
+    fn value_count_fires_on_the_stratus_secrets_harvest_recording() {
+        // Stratus Red Team aws.credential-access.secretsmanager-retrieve-secrets: one user reads
+        // 20 secrets within seconds.
+        let log: &[u8] = include_bytes!(
+            "../../tests/fixtures/stratus/aws.credential-access.secretsmanager-retrieve-secrets.json.gz"
+        );
+        let at = |n: u32| {
+            correlation(
+                "value_count",
+                &format!("    gte: {n}\n    field: requestParameters.secretId\n"),
+                "",
+            )
+        };
+        let released = |rule: &str| {
+            let d = detector(&[SECRET_READ, rule]);
+            let mut raised = Vec::new();
+            scan_log(log, "stratus", &d, ReaderConfig::default(), |a| {
+                raised.push(a)
+            })
+            .unwrap();
+            let (mut gate, mut store) = (ThresholdGate::new(), MemoryWindowStore::new());
+            raised
+                .into_iter()
+                .filter_map(|a| gate.admit(a, &mut store).unwrap())
+                .filter(|a| a.rule_id == CORRELATION_ID)
+                .collect::<Vec<_>>()
+        };
+        let hits = released(&at(20));
+        assert_eq!(hits.len(), 1);
+        assert_eq!(hits[0].threshold.as_ref().unwrap().distinct, Some(20));
+        assert!(released(&at(21)).is_empty());
+    }
 }

@@ -340,7 +340,7 @@ fn scan(
         crate::detector::rules::CATALOGUE
             .iter()
             .any(|r| r.meta().id == id)
-            || config.sigma_rules.rules().iter().any(|r| r.rule_id == id)
+            || config.sigma_rules.knows(id)
     };
     let rule_list =
         |list: &str, flag: &str| -> anyhow::Result<std::collections::BTreeSet<String>> {

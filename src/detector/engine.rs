@@ -275,13 +275,7 @@ impl Detector {
         }
         let sigma_rules = config.sigma_rules.rules();
         let known = |id: &String| {
-            catalogue.iter().any(|r| r.meta().id == id)
-                || sigma_rules.iter().any(|r| &r.rule_id == id)
-                || config
-                    .sigma_rules
-                    .correlations()
-                    .iter()
-                    .any(|c| &c.rule_id == id)
+            catalogue.iter().any(|r| r.meta().id == id) || config.sigma_rules.knows(id)
         };
         let named = config
             .disabled_rules

@@ -383,6 +383,11 @@ impl SigmaRules {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty() && self.1.is_empty()
     }
+
+    /// True when a loaded rule or correlation has this id (`sigma-<id>`).
+    pub fn knows(&self, rule_id: &str) -> bool {
+        self.0.iter().any(|r| r.rule_id == rule_id) || self.1.iter().any(|c| c.rule_id == rule_id)
+    }
 }
 
 impl PartialEq for SigmaRules {

@@ -610,4 +610,35 @@ level: low
         assert_eq!(hits[0].threshold.as_ref().unwrap().distinct, Some(20));
         assert!(released(&at(21)).is_empty());
     }
+
+    #[test]
+    fn a_correlation_can_be_disabled_and_overridden_by_its_id() {
+        let loaded = load(&[SECRET_READ, &correlation("event_count", "    gte: 2\n", "")]);
+        let config = |disabled: bool| DetectorConfig {
+            sigma_rules: loaded.rules.clone(),
+            disabled_rules: if disabled {
+                [CORRELATION_ID.to_owned()].into()
+            } else {
+                Default::default()
+            },
+            severity_overrides: [(
+                CORRELATION_ID.to_owned(),
+                crate::detector::Severity::Critical,
+            )]
+            .into(),
+            ..DetectorConfig::default()
+        };
+        let reads = [
+            read(1, "alice", 0, 0, "GetSecretValue"),
+            read(2, "alice", 1, 0, "GetSecretValue"),
+        ];
+        let on = Detector::new(&config(false)).unwrap();
+        let hits = run(&on, &reads);
+        assert_eq!(fired(&hits).len(), 1);
+        assert_eq!(hits[0].severity, crate::detector::Severity::Critical);
+        // Disabled, and its rule only feeds it (generate: false): nothing runs, nothing alerts.
+        let off = Detector::new(&config(true)).unwrap();
+        assert!(off.sigma_rules().is_empty());
+        assert!(run(&off, &reads).is_empty());
+    }
 }

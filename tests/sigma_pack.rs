@@ -2,9 +2,10 @@
 //! the Detection Rule License and are not in this repository: point `TRAILWATCH_SIGMA_PACK` at
 //! a checkout's `rules/cloud/aws/cloudtrail` to run this (it passes trivially without it).
 //!
-//! It checks that every rule loads or is refused with a reason, prints "N of M load", and that
-//! the engine's fast field access (typed record first) agrees with Sigma's JSON evaluation on
-//! every Stratus record for every rule.
+//! It checks that every rule loads or is refused with a reason, prints "N of M load" (and the
+//! correlations), that the engine's fast field access (typed record first) agrees with Sigma's
+//! JSON evaluation on every Stratus record for every rule, and that a rule's gates (event,
+//! caller type, text) never turn away a record the rule matches.
 
 use std::path::Path;
 use trailwatch::cli::tuning::read_sigma_dir;
@@ -20,10 +21,19 @@ fn sigmahq_cloudtrail_rules_load_and_agree_with_json_evaluation() {
     let sources = read_sigma_dir(Path::new(&dir)).unwrap();
     let loaded = sigma::load(&sources, 60, |_| false);
     println!(
-        "{} of {} SigmaHQ CloudTrail rules load",
+        "{} of {} SigmaHQ CloudTrail rules load; {} correlations",
         loaded.rules.rules().len(),
-        sources.len()
+        sources.len(),
+        loaded.rules.correlations().len()
     );
+    for rule in loaded.rules.rules() {
+        if !rule.route.as_ref().is_some_and(|g| {
+            g.iter()
+                .all(|g| matches!(g, trailwatch::detector::sigma::Gate::Event(_)))
+        }) {
+            println!("{} {:?} reads {}", rule.rule_id, rule.title, rule.reads());
+        }
+    }
     for refusal in &loaded.refused {
         println!("refused: {refusal}");
         assert!(!refusal.reason.is_empty());
@@ -33,7 +43,7 @@ fn sigmahq_cloudtrail_rules_load_and_agree_with_json_evaluation() {
     let Ok(entries) = std::fs::read_dir(&samples) else {
         return;
     };
-    let mut checked = 0;
+    let (mut checked, mut matches) = (0, 0);
     for entry in entries {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -46,17 +56,28 @@ fn sigmahq_cloudtrail_rules_load_and_agree_with_json_evaluation() {
             let bytes = serde_json::to_vec(&value).unwrap();
             let record = Record::from_slice(&bytes).unwrap();
             let event = RecordEvent::new(&record);
+            let identity_type = value["userIdentity"]["type"].as_str();
             for rule in loaded.rules.rules() {
+                let matched = rule.matches(&value);
                 assert_eq!(
-                    rule.matches(&value),
+                    matched,
                     rule.matches_record(&event),
                     "{} on {}",
                     rule.rule_id,
                     value["eventID"]
                 );
+                if matched {
+                    matches += 1;
+                    assert!(
+                        rule.may_match(record.source(), record.name(), identity_type, &bytes),
+                        "the gates of {} turned away a record it matches: {}",
+                        rule.rule_id,
+                        value["eventID"]
+                    );
+                }
                 checked += 1;
             }
         }
     }
-    println!("{checked} rule/record pairs agree");
+    println!("{checked} rule/record pairs agree; {matches} matches passed their rule's gates");
 }

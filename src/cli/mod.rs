@@ -230,7 +230,8 @@ fn list_rules(
                     serde_json::json!({"id": r.rule_id, "title": r.title, "severity": r.severity,
                         "risk_score": r.risk_score, "references": r.references,
                         "false_positives": r.false_positives, "origin": r.origin,
-                        "runs_on_every_record": r.runs_on_every_record()})
+                        "runs_on_every_record": r.runs_on_every_record(), "reads": r.reads(),
+                        "alerts_alone": r.alerts_alone})
                 })
                 .collect();
             let mut all: Vec<serde_json::Value> = metas
@@ -266,18 +267,35 @@ fn list_rules(
             sigma.rules().iter().try_for_each(|r| {
                 writeln!(
                     out,
-                    "{id}\n  {title}\n  severity {sev}, risk {risk}, dedup {dedup} min\n  Sigma rule from {origin}{every}\n",
+                    "{id}\n  {title}\n  severity {sev}, risk {risk}, dedup {dedup} min\n  Sigma rule from {origin}; reads {reads}{every}\n",
                     id = r.rule_id,
                     title = r.title,
                     sev = r.severity,
                     risk = r.risk_score,
                     dedup = r.dedup_period_minutes,
                     origin = r.origin,
-                    every = if r.runs_on_every_record() {
-                        " (pins no eventSource/eventName: runs on every record)"
-                    } else {
+                    reads = r.reads(),
+                    every = if r.alerts_alone {
                         ""
+                    } else {
+                        " (counted by correlations only)"
                     },
+                )
+            })
+        })
+        .and_then(|()| {
+            sigma.correlations().iter().try_for_each(|c| {
+                writeln!(
+                    out,
+                    "{id}\n  {title}\n  severity {sev}, risk {risk}\n  Sigma correlation from {origin}: {threshold} distinct {counts} within {timespan} s\n",
+                    id = c.rule_id,
+                    title = c.title,
+                    sev = c.severity,
+                    risk = c.risk_score,
+                    origin = c.origin,
+                    threshold = c.threshold,
+                    counts = c.counts(),
+                    timespan = c.timespan_secs,
                 )
             })
         }),
@@ -345,7 +363,7 @@ fn scan(
         crate::detector::rules::CATALOGUE
             .iter()
             .any(|r| r.meta().id == id)
-            || config.sigma_rules.rules().iter().any(|r| r.rule_id == id)
+            || config.sigma_rules.knows(id)
     };
     let rule_list =
         |list: &str, flag: &str| -> anyhow::Result<std::collections::BTreeSet<String>> {
@@ -817,6 +835,30 @@ fn check_config(file: &Path, strict: bool, out: &mut dyn Write, err: &mut dyn Wr
         loaded.sigma_rules.rules().len(),
         loaded.refused.len(),
     );
+    if !loaded.sigma_rules.correlations().is_empty() {
+        let _ = writeln!(
+            out,
+            "{} Sigma correlations",
+            loaded.sigma_rules.correlations().len()
+        );
+    }
+    // The cost of a Sigma rule is the records it reads in full: name the broad ones.
+    for rule in loaded.sigma_rules.rules() {
+        let broad = rule.route.as_ref().is_none_or(|gates| {
+            gates
+                .iter()
+                .any(|g| !matches!(g, crate::detector::sigma::Gate::Event(_)))
+        });
+        if broad {
+            let _ = writeln!(
+                out,
+                "note: {} {:?} reads {}",
+                rule.rule_id,
+                rule.title,
+                rule.reads()
+            );
+        }
+    }
     if strict && !loaded.refused.is_empty() {
         EXIT_INPUT_ERROR
     } else {
@@ -863,15 +905,36 @@ fn test_rules(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
     };
     let mut failures = 0;
     let mut passed = 0;
-    for (origin, text) in &sources {
-        let loaded = crate::detector::sigma::load(
-            &[(origin.clone(), text.clone())],
-            crate::detector::sigma::DEFAULT_DEDUP_PERIOD_MINUTES,
-            |_| false,
-        );
-        for refusal in &loaded.refused {
+    // Loaded together: a correlation may reference rules from other files.
+    let all = crate::detector::sigma::load(
+        &sources,
+        crate::detector::sigma::DEFAULT_DEDUP_PERIOD_MINUTES,
+        |_| false,
+    );
+    for (origin, _) in &sources {
+        let rules: Vec<&crate::detector::sigma::SigmaRule> = all
+            .rules
+            .rules()
+            .iter()
+            .filter(|r| &r.origin == origin)
+            .collect();
+        for refusal in all.refused.iter().filter(|r| &r.origin == origin) {
             failures += 1;
             let _ = writeln!(out, "FAIL {refusal}");
+        }
+        for correlation in all
+            .rules
+            .correlations()
+            .iter()
+            .filter(|c| &c.origin == origin)
+        {
+            let _ = writeln!(
+                out,
+                "load {} {:?}: correlation, counts {} (no record examples)",
+                correlation.rule_id,
+                correlation.title,
+                correlation.counts()
+            );
         }
         let side = examples_path(Path::new(origin));
         let examples: RuleExamples = match std::fs::read_to_string(&side) {
@@ -884,8 +947,8 @@ fn test_rules(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 }
             },
             Err(e) => {
-                failures += loaded.rules.rules().len();
-                for rule in loaded.rules.rules() {
+                failures += rules.len();
+                for rule in &rules {
                     let _ = writeln!(
                         out,
                         "FAIL {} ({origin}): no examples: {}: {e}",
@@ -896,7 +959,7 @@ fn test_rules(path: &Path, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
                 continue;
             }
         };
-        for rule in loaded.rules.rules() {
+        for rule in rules {
             let mut misses = Vec::new();
             if examples.must_match.is_empty() {
                 misses.push("the examples file has no `match` record".to_owned());

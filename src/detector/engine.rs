@@ -10,7 +10,9 @@ use crate::detector::rule::{
     FailedCalls, NameMatch, Rule, RuleContext, RuleMeta, Severity, Unevaluable,
 };
 use crate::detector::rules::CATALOGUE;
-use crate::detector::sigma::{NameSelector, RecordEvent, SigmaRule, SigmaRules};
+use crate::detector::sigma::{
+    Gate, NameSelector, RecordEvent, RecordText, SigmaRule, SigmaRules, TextFinder,
+};
 use crate::detector::skim::{Skim, skim};
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
@@ -185,6 +187,17 @@ impl SourceIndex {
         self.exact.contains_key(name) || self.prefixes.iter().any(|(p, _)| name.starts_with(&**p))
     }
 
+    /// True when some slot interested in `name` passes `check`.
+    fn any_slot(&self, name: &str, check: &mut dyn FnMut(usize) -> bool) -> bool {
+        self.exact
+            .get(name)
+            .is_some_and(|slots| slots.iter().any(|&slot| check(slot)))
+            || self
+                .prefixes
+                .iter()
+                .any(|(p, slot)| name.starts_with(&**p) && check(*slot))
+    }
+
     fn collect(&self, name: &str, found: &mut Vec<usize>) {
         if let Some(slots) = self.exact.get(name) {
             found.extend_from_slice(slots);
@@ -219,6 +232,16 @@ pub struct Detector {
     any_source: SourceIndex,
     /// Sigma rules that pin neither: asked about every record.
     every_record: Vec<usize>,
+    /// Sigma rules gated by caller type (`userIdentity.type`, compared ignoring ASCII case).
+    sigma_by_identity_type: Vec<(Box<str>, usize)>,
+    /// Sigma rules gated by text in the record (lower-case ASCII); asked about a skimmed
+    /// record only when its bytes may hold the text.
+    sigma_by_text: Vec<(TextFinder, usize)>,
+    /// Per Sigma rule (slot minus the catalogue's length): texts a record must hold one of
+    /// before it is parsed for that rule.
+    sigma_requires: Vec<Option<Vec<TextFinder>>>,
+    /// Per Sigma rule: caller types its condition rules out.
+    sigma_excludes: Vec<Vec<Box<str>>>,
     /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
     by_identity_type: HashMap<&'static str, Vec<usize>>,
     ctx: RuleContext,
@@ -252,8 +275,7 @@ impl Detector {
         }
         let sigma_rules = config.sigma_rules.rules();
         let known = |id: &String| {
-            catalogue.iter().any(|r| r.meta().id == id)
-                || sigma_rules.iter().any(|r| &r.rule_id == id)
+            catalogue.iter().any(|r| r.meta().id == id) || config.sigma_rules.knows(id)
         };
         let named = config
             .disabled_rules
@@ -283,10 +305,16 @@ impl Detector {
             .copied()
             .filter(|r| runs(r.meta().id, r.meta().severity))
             .collect();
+        // A Sigma rule runs while it alerts itself or a running correlation counts it.
         let sigma: Vec<SigmaRule> = sigma_rules
             .iter()
-            .filter(|r| runs(&r.rule_id, r.severity))
-            .cloned()
+            .filter_map(|r| {
+                let mut rule = r.clone();
+                rule.alerts_alone &= runs(&r.rule_id, r.severity);
+                rule.counted_by
+                    .retain(|(c, _)| runs(&c.rule_id, c.severity));
+                (rule.alerts_alone || !rule.counted_by.is_empty()).then_some(rule)
+            })
             .collect();
         let mut index: HashMap<Box<str>, SourceIndex> = HashMap::new();
         let mut by_identity_type: HashMap<&'static str, Vec<usize>> = HashMap::new();
@@ -304,29 +332,57 @@ impl Detector {
         }
         let mut any_source = SourceIndex::default();
         let mut every_record = Vec::new();
+        let mut sigma_by_identity_type = Vec::new();
+        let mut sigma_by_text = Vec::new();
         for (i, rule) in sigma.iter().enumerate() {
             let slot = rules.len() + i;
-            match &rule.selectors {
-                None => every_record.push(slot),
-                Some(selectors) => {
-                    for selector in selectors {
-                        match &selector.source {
-                            Some(source) => index
-                                .entry(source.as_str().into())
-                                .or_default()
-                                .add_sigma(selector.name.as_ref(), slot),
-                            None => any_source.add_sigma(selector.name.as_ref(), slot),
-                        }
+            let Some(gates) = &rule.route else {
+                every_record.push(slot);
+                continue;
+            };
+            for gate in gates {
+                match gate {
+                    Gate::Event(selector) => match &selector.source {
+                        Some(source) => index
+                            .entry(source.as_str().into())
+                            .or_default()
+                            .add_sigma(selector.name.as_ref(), slot),
+                        None => any_source.add_sigma(selector.name.as_ref(), slot),
+                    },
+                    Gate::IdentityType(kind) => {
+                        sigma_by_identity_type.push((kind.as_str().into(), slot))
                     }
+                    Gate::Text(text) => sigma_by_text.push((TextFinder::new(text), slot)),
                 }
             }
         }
+        let sigma_requires = sigma
+            .iter()
+            .map(|r| {
+                r.requires_text
+                    .as_ref()
+                    .map(|texts| texts.iter().map(|t| TextFinder::new(t)).collect())
+            })
+            .collect();
+        let sigma_excludes = sigma
+            .iter()
+            .map(|r| {
+                r.excludes_caller_types
+                    .iter()
+                    .map(|t| t.as_str().into())
+                    .collect()
+            })
+            .collect();
         Ok(Detector {
             rules,
             sigma,
             index,
             any_source,
             every_record,
+            sigma_by_identity_type,
+            sigma_by_text,
+            sigma_requires,
+            sigma_excludes,
             by_identity_type,
             ctx: RuleContext {
                 trusted_accounts: config.trusted_accounts.clone(),
@@ -371,6 +427,13 @@ impl Detector {
         if let Some(slots) = self.identity_rules(record) {
             found.extend_from_slice(slots);
         }
+        let kind = record
+            .user_identity
+            .as_ref()
+            .and_then(|u| u.identity_type.as_deref());
+        found.extend(self.sigma_identity_slots(kind));
+        // The record is parsed already: a text-gated rule reads its fields directly.
+        found.extend(self.sigma_by_text.iter().map(|(_, slot)| *slot));
         if let Some(entry) = self.index.get(source) {
             entry.collect(name, &mut found);
         }
@@ -389,19 +452,95 @@ impl Detector {
         self.by_identity_type.get(kind).map(Vec::as_slice)
     }
 
+    /// Sigma rules gated by this caller type.
+    fn sigma_identity_slots<'s>(
+        &'s self,
+        kind: Option<&'s str>,
+    ) -> impl Iterator<Item = usize> + 's {
+        self.sigma_by_identity_type
+            .iter()
+            .filter(move |(k, _)| kind.is_some_and(|kind| k.eq_ignore_ascii_case(kind)))
+            .map(|(_, slot)| *slot)
+    }
+
     /// True when some rule wants this record: by its event, or by its caller type.
     pub fn wants_record(&self, record: &Record<'_>) -> bool {
-        self.wants(record.source(), record.name()) || self.identity_rules(record).is_some()
+        let kind = record
+            .user_identity
+            .as_ref()
+            .and_then(|u| u.identity_type.as_deref());
+        self.wants(record.source(), record.name())
+            || self.identity_rules(record).is_some()
+            || self.sigma_identity_slots(kind).next().is_some()
     }
 
     /// True when some rule wants a record with this event and caller type (from a skim).
+    /// Without the record's bytes, a text-gated Sigma rule wants every record.
     pub fn wants_event(&self, source: &str, name: &str, identity_type: Option<&str>) -> bool {
-        self.wants(source, name)
-            || identity_type.is_some_and(|kind| self.by_identity_type.contains_key(kind))
+        self.wants_by_event_or_caller(source, name, identity_type) || !self.sigma_by_text.is_empty()
     }
 
-    /// True when some rule wants this event; the scan loop's fast path.
+    /// Like [`Detector::wants_event`], with the record's raw bytes for text-gated Sigma rules:
+    /// the scan loop's fast path, deciding from a skim whether to parse the record.
+    pub fn wants_skimmed(
+        &self,
+        source: &str,
+        name: &str,
+        identity_type: Option<&str>,
+        bytes: &[u8],
+    ) -> bool {
+        let mut text = RecordText::new(bytes);
+        let mut passes = |slot: usize| self.slot_may_match(slot, identity_type, &mut text);
+        self.every_record.iter().any(|&slot| passes(slot))
+            || self
+                .index
+                .get(source)
+                .is_some_and(|entry| entry.any_slot(name, &mut passes))
+            || self.any_source.any_slot(name, &mut passes)
+            || identity_type.is_some_and(|kind| self.by_identity_type.contains_key(kind))
+            || self.sigma_identity_slots(identity_type).any(&mut passes)
+            || self.sigma_by_text.iter().any(|(finder, slot)| {
+                text.may_contain(finder) && self.slot_may_match(*slot, identity_type, &mut text)
+            })
+    }
+
+    /// False when a Sigma rule surely cannot match the record: its caller type is one the rule
+    /// rules out, or a text it requires is absent.
+    fn slot_may_match(
+        &self,
+        slot: usize,
+        identity_type: Option<&str>,
+        text: &mut RecordText<'_>,
+    ) -> bool {
+        let Some(i) = slot.checked_sub(self.rules.len()) else {
+            return true;
+        };
+        if let Some(kind) = identity_type
+            && self.sigma_excludes[i]
+                .iter()
+                .any(|t| t.eq_ignore_ascii_case(kind))
+        {
+            return false;
+        }
+        match &self.sigma_requires[i] {
+            None => true,
+            Some(finders) => finders.iter().any(|f| text.may_contain(f)),
+        }
+    }
+
+    fn wants_by_event_or_caller(&self, source: &str, name: &str, kind: Option<&str>) -> bool {
+        self.wants_by_event(source, name)
+            || kind.is_some_and(|kind| self.by_identity_type.contains_key(kind))
+            || self.sigma_identity_slots(kind).next().is_some()
+    }
+
+    /// True when some rule may want this event whatever the caller and text (a Sigma rule
+    /// gated by text counts as wanting every event).
     pub fn wants(&self, source: &str, name: &str) -> bool {
+        self.wants_by_event(source, name) || !self.sigma_by_text.is_empty()
+    }
+
+    fn wants_by_event(&self, source: &str, name: &str) -> bool {
         !self.every_record.is_empty()
             || self
                 .index
@@ -460,7 +599,17 @@ impl Detector {
                 if !rule.matches_record(&event) {
                     continue;
                 }
-                rule.alert(record, log.clone())
+                let mut alerts = Vec::new();
+                if let Err(error) = rule.alerts(record, &event, log, &mut alerts) {
+                    first_failure.get_or_insert(RuleFailure {
+                        rule_id: "sigma-correlation",
+                        error,
+                    });
+                }
+                for alert in alerts {
+                    self.tune(alert, record, out, suppressed);
+                }
+                continue;
             };
             self.tune(alert, record, out, suppressed);
         }
@@ -657,7 +806,7 @@ pub fn scan_log_to<R: Read>(
             name,
             identity_type,
         } = skim(raw.bytes)
-            && !detector.wants_event(source, name, identity_type)
+            && !detector.wants_skimmed(source, name, identity_type, raw.bytes)
         {
             stats.records += 1;
             continue;

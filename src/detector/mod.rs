@@ -16,6 +16,7 @@ pub mod record;
 pub mod rule;
 pub mod rules;
 pub mod sigma;
+pub mod sigma_correlation;
 pub mod skim;
 pub mod text;
 pub mod threshold;

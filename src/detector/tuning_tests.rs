@@ -392,3 +392,72 @@ fn a_sigma_rule_that_pins_no_event_runs_on_every_record() {
     assert_eq!(out.alerts.len(), 1);
     assert_eq!(out.alerts[0].rule_id, SIGMA_ID);
 }
+
+#[test]
+fn sigma_rules_gated_by_caller_type_or_text_skip_other_records_unparsed() {
+    let by_type = sigma::tests::STOP_LOGGING.replace(
+        "    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n",
+        "    userIdentity.type: Root\n",
+    );
+    let detector = with_sigma(&by_type, "");
+    let bytes = br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#;
+    assert!(detector.wants_skimmed("s3.amazonaws.com", "GetObject", Some("Root"), bytes));
+    assert!(!detector.wants_skimmed("s3.amazonaws.com", "GetObject", Some("IAMUser"), bytes));
+    assert!(!detector.wants_skimmed("s3.amazonaws.com", "GetObject", None, bytes));
+    let mut root = stop_logging();
+    root["eventSource"] = json!("s3.amazonaws.com");
+    root["eventName"] = json!("GetObject");
+    root["userIdentity"] = json!({"type": "Root", "arn": "arn:aws:iam::143434273843:root"});
+    let out = scan(&detector, &[root.clone()]);
+    assert_eq!(out.alerts.len(), 1);
+    assert_eq!(out.alerts[0].rule_id, SIGMA_ID);
+
+    let by_text = sigma::tests::STOP_LOGGING.replace(
+        "    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n",
+        "    userAgent: TruffleHog\n",
+    );
+    let detector = with_sigma(&by_text, "");
+    let aws_cli =
+        br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","userAgent":"aws-cli/2.15"}"#;
+    let hog =
+        br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject","userAgent":"trufflehog"}"#;
+    assert!(!detector.wants_skimmed("s3.amazonaws.com", "GetObject", None, aws_cli));
+    assert!(detector.wants_skimmed("s3.amazonaws.com", "GetObject", None, hog));
+    // Without the bytes the detector cannot tell, so it wants the record.
+    assert!(detector.wants_event("s3.amazonaws.com", "GetObject", None));
+    root["userAgent"] = json!("TruffleHog");
+    let mut other = root.clone();
+    other["userAgent"] = json!("aws-cli/2.15");
+    let out = scan(&detector, &[root, other]);
+    assert_eq!(out.alerts.len(), 1);
+    assert_eq!(
+        out.alerts[0].actor.user_agent.as_deref(),
+        Some("TruffleHog")
+    );
+}
+
+#[test]
+fn an_event_pinned_sigma_rule_that_also_needs_a_text_skips_records_without_it() {
+    // SigmaHQ 9b1b8e9b (AWS STS GetCallerIdentity Enumeration Via TruffleHog).
+    let rule = sigma::tests::STOP_LOGGING.replace(
+        "    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n",
+        "    eventSource: sts.amazonaws.com\n    eventName: GetCallerIdentity\n    userAgent|contains: TruffleHog\n",
+    );
+    let detector = with_sigma(&rule, "");
+    let plain = br#"{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","userAgent":"aws-cli/2"}"#;
+    let hog = br#"{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","userAgent":"TruffleHog"}"#;
+    let escaped = br#"{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","userAgent":"Truffle\u0048og"}"#;
+    let call = ("sts.amazonaws.com", "GetCallerIdentity");
+    assert!(!detector.wants_skimmed(call.0, call.1, Some("IAMUser"), plain));
+    assert!(detector.wants_skimmed(call.0, call.1, Some("IAMUser"), hog));
+    assert!(detector.wants_skimmed(call.0, call.1, Some("IAMUser"), escaped));
+    let mut record = stop_logging();
+    record["eventSource"] = json!("sts.amazonaws.com");
+    record["eventName"] = json!("GetCallerIdentity");
+    record["userAgent"] = json!("TruffleHog v3.63.2");
+    let mut other = record.clone();
+    other["userAgent"] = json!("aws-cli/2.15");
+    let out = scan(&detector, &[record, other]);
+    assert_eq!(out.alerts.len(), 1);
+    assert_eq!(out.alerts[0].rule_id, SIGMA_ID);
+}

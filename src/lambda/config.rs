@@ -250,7 +250,7 @@ impl LambdaConfig {
                 Err(e) => split_list(&list)
                     .map(|id| {
                         let known = CATALOGUE.iter().any(|r| r.meta().id == id)
-                            || detector.sigma_rules.rules().iter().any(|r| r.rule_id == id);
+                            || detector.sigma_rules.knows(id);
                         if known {
                             Ok(id.to_owned())
                         } else {

@@ -11,7 +11,7 @@ use crate::detector::rule::{
 };
 use crate::detector::rules::CATALOGUE;
 use crate::detector::sigma::{NameSelector, RecordEvent, SigmaRule, SigmaRules};
-use crate::detector::skim::{Skim, skim};
+use crate::detector::skim::Skim;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -656,7 +656,7 @@ pub fn scan_log_to<R: Read>(
             source,
             name,
             identity_type,
-        } = skim(raw.bytes)
+        } = raw.skim()
             && !detector.wants_event(source, name, identity_type)
         {
             stats.records += 1;

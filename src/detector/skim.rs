@@ -36,7 +36,15 @@ pub enum Skim<'a> {
 
 /// Skims one record's bytes (a whole JSON object, as the log reader frames it).
 pub fn skim(record: &[u8]) -> Skim<'_> {
-    skim_fields(record).unwrap_or(Skim::Unknown)
+    skim_fields(record, &[]).unwrap_or(Skim::Unknown)
+}
+
+/// Like [`skim`], with the record's top-level container values as the reader's framing found
+/// them (start and end offsets, in order): the skim jumps over each instead of walking it.
+/// A span that does not start where the skim expects a value is ignored, so a wrong table
+/// can cost speed, never change the answer.
+pub fn skim_framed<'a>(record: &'a [u8], containers: &[(usize, usize)]) -> Skim<'a> {
+    skim_fields(record, containers).unwrap_or(Skim::Unknown)
 }
 
 /// A string field read at most once: a second occurrence makes the skim unsure.
@@ -62,8 +70,18 @@ impl<'a> Once<'a> {
     }
 }
 
-fn skim_fields(b: &[u8]) -> Option<Skim<'_>> {
+fn skim_fields<'a>(b: &'a [u8], containers: &[(usize, usize)]) -> Option<Skim<'a>> {
     let start = skip_ws(b, 0);
+    let mut spans = containers.iter().peekable();
+    // The index after the top-level value at `i`: from the framing's table when it has an
+    // entry for `i`, else by walking it.
+    let mut skip_top_level = |i: usize| {
+        while spans.next_if(|(start, _)| *start < i).is_some() {}
+        match spans.next_if(|(start, _)| *start == i) {
+            Some(&(_, end)) if end <= b.len() && end > i => Some(end),
+            _ => skip_value(b, i),
+        }
+    };
     let mut source = Once::default();
     let mut name = Once::default();
     let mut identity = Once::default();
@@ -80,7 +98,7 @@ fn skim_fields(b: &[u8]) -> Option<Skim<'_>> {
                 _ => skip_value(b, j),
             })
         }
-        _ => skip_value(b, i),
+        _ => skip_top_level(i),
     })?;
     if skip_ws(b, end) != b.len() {
         return None;

@@ -16,6 +16,11 @@
 //!   caller's to count.
 //! - digest files (`digestStartTime` and no `Records`) are [`LogKind::Digest`]: no records, no error.
 
+mod blocks;
+mod framing;
+pub mod pipeline;
+
+use crate::detector::skim::{Skim, skim_framed};
 use flate2::bufread::MultiGzDecoder;
 use std::io::{self, BufReader, Read};
 
@@ -92,10 +97,21 @@ pub struct ReaderStats {
 pub struct RawRecord<'a> {
     pub bytes: &'a [u8],
     pub index: u64,
+    /// Where each container value of a top-level member starts and ends (offsets in `bytes`,
+    /// end exclusive, in order), found while framing: the skim jumps over them.
+    pub containers: &'a [(usize, usize)],
+}
+
+impl<'a> RawRecord<'a> {
+    /// The record's `eventSource`, `eventName` and caller type if certain, using what
+    /// framing found; always the same answer as [`skim`](crate::detector::skim::skim).
+    pub fn skim(&self) -> Skim<'a> {
+        skim_framed(self.bytes, self.containers)
+    }
 }
 
 /// The input with its first bytes (read to look for the gzip magic) put back in front.
-type Rejoined<R> = io::Chain<io::Take<io::Cursor<[u8; 2]>>, R>;
+pub type Rejoined<R> = io::Chain<io::Take<io::Cursor<[u8; 2]>>, R>;
 
 enum Source<R: Read> {
     Plain(BufReader<Rejoined<R>>),
@@ -128,49 +144,73 @@ pub struct LogReader<R: Read> {
     pos: usize,
     end: usize,
     eof: bool,
+    /// The input went on past `max_decompressed_bytes` (`eof` is set at the ceiling).
+    past_ceiling: bool,
     cfg: ReaderConfig,
     kind: LogKind,
     state: State,
     stats: ReaderStats,
+    /// The current record's top-level container values (see [`RawRecord::containers`]).
+    containers: Vec<(usize, usize)>,
+}
+
+/// Reads the first two bytes to tell gzip from plain text, and puts them back in front.
+/// A stream may hand them out one at a time (a network body can), so it reads until there are
+/// two or the input ends.
+fn sniff_gzip<R: Read>(mut input: R) -> Result<(bool, Rejoined<R>), ReadError> {
+    let mut magic = [0u8; 2];
+    let mut got = 0;
+    while got < magic.len() {
+        match input.read(&mut magic[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(map_io(e)),
+        }
+    }
+    if got == 0 {
+        return Err(ReadError::Empty);
+    }
+    let is_gzip = got == 2 && magic == [0x1f, 0x8b];
+    Ok((
+        is_gzip,
+        io::Cursor::new(magic).take(got as u64).chain(input),
+    ))
 }
 
 impl<R: Read> LogReader<R> {
     /// Opens a log: detects gzip by its magic bytes and reads up to the start of `Records`.
     pub fn open(input: R, cfg: ReaderConfig) -> Result<Self, ReadError> {
-        // Two bytes decide gzip or not. A stream may hand them out one at a time (a network
-        // body can), so read until there are two or the input ends.
-        let mut input = input;
-        let mut magic = [0u8; 2];
-        let mut got = 0;
-        while got < magic.len() {
-            match input.read(&mut magic[got..]) {
-                Ok(0) => break,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(map_io(e)),
-            }
-        }
-        if got == 0 {
-            return Err(ReadError::Empty);
-        }
-        let is_gzip = got == 2 && magic == [0x1f, 0x8b];
-        let rejoined = io::Cursor::new(magic).take(got as u64).chain(input);
+        let (is_gzip, rejoined) = sniff_gzip(input)?;
         let input = BufReader::with_capacity(64 << 10, rejoined);
         let src = if is_gzip {
             Source::Gzip(Box::new(MultiGzDecoder::new(input)))
         } else {
             Source::Plain(input)
         };
+        Self::start(src, cfg)
+    }
+
+    /// Opens bytes already decompressed (by [`pipeline`]): no gzip detection, so the
+    /// verdict on any input is the one [`open`](Self::open) gives for its gzip form.
+    fn open_decompressed(input: R, cfg: ReaderConfig) -> Result<Self, ReadError> {
+        let rejoined = io::Cursor::new([0u8; 2]).take(0).chain(input);
+        Self::start(Source::Plain(BufReader::with_capacity(0, rejoined)), cfg)
+    }
+
+    fn start(src: Source<R>, cfg: ReaderConfig) -> Result<Self, ReadError> {
         let mut reader = LogReader {
             src,
             buf: vec![0; CHUNK],
             pos: 0,
             end: 0,
             eof: false,
+            past_ceiling: false,
             cfg,
             kind: LogKind::Records,
             state: State::Done,
             stats: ReaderStats::default(),
+            containers: Vec::new(),
         };
         reader.read_header()?;
         Ok(reader)
@@ -223,15 +263,20 @@ impl<R: Read> LogReader<R> {
             self.state = State::NextElement;
             let index = self.stats.elements;
             self.stats.elements += 1;
-            let is_object = self.peek_required("record")? == b'{';
-            match self.scan_value(is_object)? {
-                Some((start, end)) if is_object => {
+            if self.peek_required("record")? != b'{' {
+                self.skip_value()?;
+                self.stats.skipped_elements += 1;
+                continue;
+            }
+            match self.frame_object()? {
+                Some((start, end)) => {
                     return Ok(Some(RawRecord {
                         bytes: &self.buf[start..end],
                         index,
+                        containers: &self.containers,
                     }));
                 }
-                _ => self.stats.skipped_elements += 1,
+                None => self.stats.skipped_elements += 1,
             }
         }
     }
@@ -299,7 +344,7 @@ impl<R: Read> LogReader<R> {
             if key.starts_with(b"digest") {
                 digest = true;
             }
-            self.scan_value(false)?;
+            self.skip_value()?;
         }
     }
 
@@ -337,7 +382,7 @@ impl<R: Read> LogReader<R> {
                         self.state = State::FirstElement;
                         return Ok(());
                     }
-                    self.scan_value(false)?;
+                    self.skip_value()?;
                 }
                 other => {
                     return Err(ReadError::Corrupt(format!(
@@ -395,92 +440,6 @@ impl<R: Read> LogReader<R> {
         }
     }
 
-    /// Scans one JSON value starting at `pos`. With `keep`, returns its byte range in `buf`, or
-    /// `None` when it outgrew `max_record_bytes` (it is then consumed and dropped).
-    fn scan_value(&mut self, keep: bool) -> Result<Option<(usize, usize)>, ReadError> {
-        let mut origin = self.pos;
-        let mut i = self.pos;
-        let first = self.buf[i];
-        let container = first == b'{' || first == b'[';
-        let bare_scalar = !container && first != b'"';
-        let mut discard = !keep;
-        let mut depth: u64 = 0;
-        let mut in_string = false;
-        let mut escaped = false;
-        loop {
-            if i >= self.end {
-                if !discard && i - origin > self.cfg.max_record_bytes {
-                    discard = true;
-                }
-                let keep_from = if discard { i } else { origin };
-                let shift = self.refill(keep_from)?;
-                i -= shift;
-                origin = origin.saturating_sub(shift);
-                if i >= self.end {
-                    if bare_scalar {
-                        // A scalar can end at end of input; the caller reports what follows.
-                        self.pos = i;
-                        return Ok(None);
-                    }
-                    return Err(ReadError::Corrupt("truncated JSON".into()));
-                }
-                continue;
-            }
-            if escaped {
-                escaped = false;
-                i += 1;
-                continue;
-            }
-            if in_string {
-                match memchr::memchr2(b'"', b'\\', &self.buf[i..self.end]) {
-                    None => i = self.end,
-                    Some(offset) => {
-                        let at = i + offset;
-                        i = at + 1;
-                        if self.buf[at] == b'\\' {
-                            escaped = true;
-                        } else {
-                            in_string = false;
-                            if !container && !bare_scalar {
-                                break;
-                            }
-                        }
-                    }
-                }
-                continue;
-            }
-            let b = self.buf[i];
-            if bare_scalar {
-                if matches!(b, b',' | b']' | b'}' | b' ' | b'\t' | b'\n' | b'\r') {
-                    self.pos = i;
-                    return Ok(None);
-                }
-                i += 1;
-                continue;
-            }
-            match b {
-                b'"' => in_string = true,
-                b'{' | b'[' => depth += 1,
-                b'}' | b']' => {
-                    depth = depth.saturating_sub(1);
-                    if depth == 0 {
-                        i += 1;
-                        break;
-                    }
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        self.pos = i;
-        // The size check also applies when the whole value arrived in one read, so the
-        // verdict never depends on how the input was chunked.
-        if discard || !keep || i - origin > self.cfg.max_record_bytes {
-            return Ok(None);
-        }
-        Ok(Some((origin, i)))
-    }
-
     fn skip_ws(&mut self) -> Result<(), ReadError> {
         loop {
             while self.pos < self.end {
@@ -497,9 +456,20 @@ impl<R: Read> LogReader<R> {
 
     fn peek(&mut self) -> Result<Option<u8>, ReadError> {
         if self.pos >= self.end && self.refill_at_pos()? == 0 {
+            self.no_more_bytes()?;
             return Ok(None);
         }
         Ok(Some(self.buf[self.pos]))
+    }
+
+    /// At the end of the bytes read: an error if the input went on past the ceiling.
+    fn no_more_bytes(&self) -> Result<(), ReadError> {
+        if self.past_ceiling {
+            return Err(ReadError::TooLarge {
+                limit: self.cfg.max_decompressed_bytes,
+            });
+        }
+        Ok(())
     }
 
     fn peek_required(&mut self, context: &str) -> Result<u8, ReadError> {
@@ -558,12 +528,17 @@ impl<R: Read> LogReader<R> {
                     break;
                 }
                 Ok(n) => {
-                    if self.stats.decompressed_bytes + n as u64 > self.cfg.max_decompressed_bytes {
-                        self.stats.decompressed_bytes = self.cfg.max_decompressed_bytes;
-                        return Err(ReadError::TooLarge {
-                            limit: self.cfg.max_decompressed_bytes,
-                        });
-                    }
+                    // Bytes past the ceiling are dropped and the input ends there: what is
+                    // read before it never depends on how the input was chunked, and the
+                    // error is raised where a byte past it is needed (`past_ceiling`).
+                    let room = self.cfg.max_decompressed_bytes - self.stats.decompressed_bytes;
+                    let n = if n as u64 > room {
+                        self.eof = true;
+                        self.past_ceiling = true;
+                        room as usize
+                    } else {
+                        n
+                    };
                     self.end += n;
                     self.stats.decompressed_bytes += n as u64;
                     break;
@@ -577,301 +552,4 @@ impl<R: Read> LogReader<R> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use flate2::Compression;
-    use flate2::write::GzEncoder;
-    use std::io::Write;
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut enc = GzEncoder::new(Vec::new(), Compression::fast());
-        enc.write_all(data).unwrap();
-        enc.finish().unwrap()
-    }
-
-    fn collect(input: &[u8], cfg: ReaderConfig) -> Result<(Vec<String>, ReaderStats), ReadError> {
-        let mut reader = LogReader::open(input, cfg)?;
-        let mut out = Vec::new();
-        while let Some(rec) = reader.next_record()? {
-            out.push(String::from_utf8_lossy(rec.bytes).into_owned());
-        }
-        Ok((out, reader.stats()))
-    }
-
-    fn records(input: &[u8]) -> Vec<String> {
-        collect(input, ReaderConfig::default()).unwrap().0
-    }
-
-    const LOG: &[u8] =
-        br#"{"Records":[{"eventName":"A","x":"}]\"{"},{"eventName":"B","n":[1,{"y":[]}]}]}"#;
-
-    #[test]
-    fn frames_records_from_plain_json() {
-        assert_eq!(
-            records(LOG),
-            vec![
-                r#"{"eventName":"A","x":"}]\"{"}"#,
-                r#"{"eventName":"B","n":[1,{"y":[]}]}"#
-            ]
-        );
-    }
-
-    /// CLI item of issue 8: `cat a.json.gz b.json.gz` is a valid two-member gzip holding two
-    /// documents; the second one's records were dropped without a word.
-    #[test]
-    fn concatenated_documents_are_all_read() {
-        let second = br#"{"Records":[{"eventName":"C"}]}"#;
-        let mut two = gzip(LOG);
-        two.extend(gzip(second));
-        let mut expected = records(LOG);
-        expected.push(r#"{"eventName":"C"}"#.into());
-        assert_eq!(records(&two), expected);
-        let mut plain = LOG.to_vec();
-        plain.extend(b"\n");
-        plain.extend(second);
-        assert_eq!(records(&plain), expected);
-        // What follows a document must be another log, or the file is an error.
-        for tail in [&b"{\"x\":1}"[..], b"garbage", b"{\"Records\":[{\"a\":1}"] {
-            let mut bad = LOG.to_vec();
-            bad.extend(tail);
-            let result = collect(&bad, ReaderConfig::default());
-            assert!(
-                matches!(result, Err(ReadError::Corrupt(_))),
-                "{tail:?}: {result:?}"
-            );
-        }
-        // A digest after a log is not a log.
-        let mut digest = LOG.to_vec();
-        digest.extend(br#"{"digestStartTime":"x"}"#);
-        assert!(collect(&digest, ReaderConfig::default()).is_err());
-    }
-
-    /// CLI item of issue 8: a second `Records` key was skipped with its records.
-    #[test]
-    fn a_second_records_key_is_read_too() {
-        assert_eq!(
-            records(br#"{"Records":[{"a":1}],"other":2,"Records":[{"b":2}]}"#),
-            vec![r#"{"a":1}"#, r#"{"b":2}"#]
-        );
-        assert!(
-            collect(
-                br#"{"Records":[{"a":1}],"Records":3}"#,
-                ReaderConfig::default()
-            )
-            .is_err()
-        );
-    }
-
-    #[test]
-    fn frames_records_from_gzip_and_multi_member_gzip() {
-        assert_eq!(records(&gzip(LOG)), records(LOG));
-        let mut multi = gzip(&LOG[..20]);
-        multi.extend(gzip(&LOG[20..]));
-        assert_eq!(records(&multi), records(LOG));
-    }
-
-    /// Hands out at most one byte per read, as a slow network body may.
-    struct OneByteAtATime<'a>(&'a [u8]);
-
-    impl Read for OneByteAtATime<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-            let Some((first, rest)) = self.0.split_first() else {
-                return Ok(0);
-            };
-            buf[0] = *first;
-            self.0 = rest;
-            Ok(1)
-        }
-    }
-
-    #[test]
-    fn gzip_is_detected_when_the_stream_hands_out_one_byte_at_a_time() {
-        // Found by the `reader` fuzz target: the magic used to be judged on the first read.
-        for input in [gzip(LOG), LOG.to_vec()] {
-            let mut reader =
-                LogReader::open(OneByteAtATime(&input), ReaderConfig::default()).unwrap();
-            let mut got = Vec::new();
-            while let Some(raw) = reader.next_record().unwrap() {
-                got.push(String::from_utf8(raw.bytes.to_vec()).unwrap());
-            }
-            assert_eq!(got, records(LOG));
-        }
-        assert!(matches!(
-            LogReader::open(OneByteAtATime(&[0x1f]), ReaderConfig::default()),
-            Err(ReadError::NotCloudTrail(_))
-        ));
-    }
-
-    #[test]
-    fn tolerates_bom_whitespace_and_other_keys() {
-        let mut input = vec![0xEF, 0xBB, 0xBF];
-        input.extend_from_slice(
-            b" \n{ \"meta\" : {\"a\":[1,2]}, \"Records\" : [ {\"a\":1} , {\"b\":2} ] , \"after\": \"x\" }\n",
-        );
-        assert_eq!(records(&input), vec![r#"{"a":1}"#, r#"{"b":2}"#]);
-    }
-
-    #[test]
-    fn empty_records_array() {
-        assert!(records(br#"{"Records":[]}"#).is_empty());
-    }
-
-    #[test]
-    fn non_object_elements_are_skipped_and_counted() {
-        let (recs, stats) = collect(
-            br#"{"Records":[1,"s",{"a":1},null,[{"b":2}],true,{"c":3}]}"#,
-            ReaderConfig::default(),
-        )
-        .unwrap();
-        assert_eq!(recs, vec![r#"{"a":1}"#, r#"{"c":3}"#]);
-        assert_eq!(stats.elements, 7);
-        assert_eq!(stats.skipped_elements, 5);
-    }
-
-    #[test]
-    fn oversized_records_are_skipped_and_reading_goes_on() {
-        let big = format!(r#"{{"big":"{}"}}"#, "x".repeat(3 * CHUNK));
-        let input = format!(r#"{{"Records":[{{"a":1}},{big},{{"b":2}}]}}"#);
-        let cfg = ReaderConfig {
-            max_record_bytes: CHUNK,
-            ..ReaderConfig::default()
-        };
-        let (recs, stats) = collect(input.as_bytes(), cfg).unwrap();
-        assert_eq!(recs, vec![r#"{"a":1}"#, r#"{"b":2}"#]);
-        assert_eq!(stats.skipped_elements, 1);
-        // The default limit keeps it.
-        assert_eq!(records(input.as_bytes()).len(), 3);
-    }
-
-    #[test]
-    fn the_record_limit_holds_when_the_record_arrives_in_one_read() {
-        // Found by the `reader` fuzz target: the limit used to be checked only on refills.
-        let input =
-            br#"{"Records":[{"a":1},{"big":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"},{"b":2}]}"#;
-        let cfg = ReaderConfig {
-            max_record_bytes: 16,
-            ..ReaderConfig::default()
-        };
-        let (recs, stats) = collect(input, cfg).unwrap();
-        assert_eq!(recs, vec![r#"{"a":1}"#, r#"{"b":2}"#]);
-        assert_eq!(stats.skipped_elements, 1);
-    }
-
-    #[test]
-    fn records_spanning_many_chunks_are_reassembled() {
-        let mut input = String::from(r#"{"Records":["#);
-        for i in 0..5000 {
-            if i > 0 {
-                input.push(',');
-            }
-            input.push_str(&format!(
-                r#"{{"i":{i},"pad":"{}","esc":"\\\"\\\\"}}"#,
-                "p".repeat(i % 300)
-            ));
-        }
-        input.push_str("]}");
-        let recs = records(&gzip(input.as_bytes()));
-        assert_eq!(recs.len(), 5000);
-        for (i, r) in recs.iter().enumerate() {
-            let v: serde_json::Value = serde_json::from_str(r).unwrap();
-            assert_eq!(v["i"], i);
-        }
-    }
-
-    #[test]
-    fn empty_input_is_its_own_error() {
-        assert!(matches!(
-            LogReader::open(&b""[..], ReaderConfig::default()),
-            Err(ReadError::Empty)
-        ));
-    }
-
-    #[test]
-    fn not_cloudtrail_inputs_are_refused() {
-        for input in [
-            &b"   "[..],
-            b"[1,2]",
-            b"hello",
-            br#"{"foo":1}"#,
-            br#"{"Records":{"a":1}}"#,
-            br#"{"Records":null}"#,
-            b"\x00\x01\x02binary",
-        ] {
-            assert!(
-                matches!(
-                    LogReader::open(input, ReaderConfig::default()),
-                    Err(ReadError::NotCloudTrail(_))
-                ),
-                "{}",
-                String::from_utf8_lossy(input)
-            );
-        }
-        assert!(matches!(
-            LogReader::open(&gzip(b"this is not json")[..], ReaderConfig::default()),
-            Err(ReadError::NotCloudTrail(_))
-        ));
-    }
-
-    #[test]
-    fn digest_files_are_recognised() {
-        let digest = br#"{"awsAccountId":"111122223333","digestStartTime":"2024-01-01T00:00:00Z",
-            "digestEndTime":"2024-01-01T01:00:00Z","logFiles":[{"s3Object":"a"}]}"#;
-        let mut reader = LogReader::open(&digest[..], ReaderConfig::default()).unwrap();
-        assert_eq!(reader.kind(), LogKind::Digest);
-        assert!(reader.next_record().unwrap().is_none());
-    }
-
-    #[test]
-    fn truncated_json_is_corrupt_after_the_good_records() {
-        let input = br#"{"Records":[{"a":1},{"b":2},{"c":"unterminated"#;
-        let mut reader = LogReader::open(&input[..], ReaderConfig::default()).unwrap();
-        assert!(reader.next_record().unwrap().is_some());
-        assert!(reader.next_record().unwrap().is_some());
-        assert!(matches!(reader.next_record(), Err(ReadError::Corrupt(_))));
-    }
-
-    #[test]
-    fn truncated_gzip_is_corrupt() {
-        let data = gzip(LOG);
-        let cut = &data[..data.len() - 12];
-        let result = collect(cut, ReaderConfig::default());
-        assert!(matches!(result, Err(ReadError::Corrupt(_))), "{result:?}");
-    }
-
-    #[test]
-    fn gzip_bomb_stops_at_the_ceiling() {
-        let mut body = String::from(r#"{"Records":[{"pad":""#);
-        body.push_str(&" ".repeat(8 << 20));
-        body.push_str(r#""}]}"#);
-        let mut enc = GzEncoder::new(Vec::new(), Compression::best());
-        enc.write_all(body.as_bytes()).unwrap();
-        let bomb = enc.finish().unwrap();
-        assert!(bomb.len() < 64 << 10, "small file, huge output");
-        let cfg = ReaderConfig {
-            max_decompressed_bytes: 1 << 20,
-            ..ReaderConfig::default()
-        };
-        assert!(matches!(
-            collect(&bomb, cfg),
-            Err(ReadError::TooLarge { limit }) if limit == 1 << 20
-        ));
-    }
-
-    #[test]
-    fn garbage_between_records_is_corrupt() {
-        let result = collect(br#"{"Records":[{"a":1} {"b":2}]}"#, ReaderConfig::default());
-        assert!(matches!(result, Err(ReadError::Corrupt(_))));
-    }
-
-    #[test]
-    fn deep_nesting_does_not_recurse() {
-        let deep = format!(
-            r#"{{"Records":[{{"d":{}1{}}},{{"ok":1}}]}}"#,
-            "[".repeat(100_000),
-            "]".repeat(100_000)
-        );
-        let recs = records(deep.as_bytes());
-        assert_eq!(recs.len(), 2);
-        assert_eq!(recs[1], r#"{"ok":1}"#);
-    }
-}
+mod tests;

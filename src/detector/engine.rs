@@ -627,10 +627,26 @@ pub fn scan_log_to<R: Read>(
     location: &str,
     detector: &Detector,
     reader_config: ReaderConfig,
+    sink: impl ScanSink,
+) -> Result<ScanStats, ScanError> {
+    scan_reader_to(
+        LogReader::open(input, reader_config),
+        location,
+        detector,
+        sink,
+    )
+}
+
+/// Like [`scan_log_to`], over a reader already opened (or the error opening it gave), such as
+/// one whose gzip is inflated on another thread (`reader::pipeline`).
+pub fn scan_reader_to<R: Read>(
+    opened: Result<LogReader<R>, ReadError>,
+    location: &str,
+    detector: &Detector,
     mut sink: impl ScanSink,
 ) -> Result<ScanStats, ScanError> {
     let mut stats = ScanStats::default();
-    let mut reader = match LogReader::open(input, reader_config) {
+    let mut reader = match opened {
         Ok(reader) => reader,
         Err(error) => return Err(ScanError { error, stats }),
     };

@@ -6,7 +6,10 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// Warns about Sigma rules that did not load.
-pub(super) fn report_refusals(loaded: &tuning::LoadedTuning, err: &mut dyn Write) -> io::Result<()> {
+pub(super) fn report_refusals(
+    loaded: &tuning::LoadedTuning,
+    err: &mut dyn Write,
+) -> io::Result<()> {
     if loaded.file.sigma_directory.is_some() {
         writeln!(
             err,
@@ -21,7 +24,12 @@ pub(super) fn report_refusals(loaded: &tuning::LoadedTuning, err: &mut dyn Write
     Ok(())
 }
 
-pub(super) fn check_config(file: &Path, strict: bool, out: &mut dyn Write, err: &mut dyn Write) -> i32 {
+pub(super) fn check_config(
+    file: &Path,
+    strict: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
     let loaded = match tuning::load_file(file) {
         Ok(loaded) => loaded,
         Err(e) => {
@@ -57,4 +65,3 @@ pub(super) fn check_config(file: &Path, strict: bool, out: &mut dyn Write, err: 
         EXIT_CLEAN
     }
 }
-

@@ -196,7 +196,11 @@ fn scan_input(
         match File::open(input) {
             Ok(f) => Box::new(f),
             Err(e) => {
-                emit(Event::Error(format!("{}: {}", shown(input), shown_text(&e))));
+                emit(Event::Error(format!(
+                    "{}: {}",
+                    shown(input),
+                    shown_text(&e)
+                )));
                 return;
             }
         }

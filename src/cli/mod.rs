@@ -184,4 +184,3 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, progress: bool) -
         },
     }
 }
-

@@ -91,7 +91,6 @@ pub(super) fn list_rules(
     }
 }
 
-
 /// Example records for one Sigma rule file: `<rule>.test.yml` beside it.
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -207,4 +206,3 @@ pub(super) fn test_rules(path: &Path, out: &mut dyn Write, err: &mut dyn Write) 
         EXIT_CLEAN
     }
 }
-

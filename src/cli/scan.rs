@@ -226,4 +226,3 @@ pub(super) fn scan(
         EXIT_CLEAN
     })
 }
-

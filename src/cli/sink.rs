@@ -100,4 +100,3 @@ pub(super) fn write_ocsf(out: &mut dyn Write, alert: &Alert) -> io::Result<()> {
     serde_json::to_writer(&mut *out, &event).map_err(io::Error::other)?;
     out.write_all(b"\n")
 }
-

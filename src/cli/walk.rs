@@ -111,4 +111,3 @@ fn is_log_file(path: &Path) -> bool {
     let is_json = name.ends_with(".json") || name.ends_with(".json.gz");
     is_json && !matches!(classify_key(&text), KeyKind::Digest | KeyKind::Insight)
 }
-

@@ -4,17 +4,31 @@
 
 use super::blocks::{BLOCK, classify, escaped, prefix_xor};
 use super::{LogReader, ReadError};
+use crate::detector::skim::Landmarks;
+
+/// Quotes, and containers, noted per record at most (a normal record has a few hundred).
+const MAX_NOTED: usize = 1 << 16;
+
+/// Drops containers whose end was never noted.
+fn marks_retain_closed(marks: &mut Landmarks) {
+    marks.containers.retain(|&(_, end)| end != u32::MAX);
+}
 use std::io::Read;
 
 impl<R: Read> LogReader<R> {
-    /// Frames the object starting at `buf[pos] == '{'` and records its top-level container
-    /// values in `containers`. Returns its range in `buf`, or `None` when it outgrew
-    /// `max_record_bytes` (it is then consumed and dropped). Brackets are only counted, not
-    /// matched by kind: validation is the parser's job.
+    /// Frames the object starting at `buf[pos] == '{'` and notes its landmarks for the skim.
+    /// Returns its range in `buf`, or `None` when it outgrew `max_record_bytes` (it is then
+    /// consumed and dropped). Brackets are only counted, not matched by kind: validation is
+    /// the parser's job.
     pub(super) fn frame_object(&mut self) -> Result<Option<(usize, usize)>, ReadError> {
         debug_assert_eq!(self.buf[self.pos], b'{');
-        self.containers.clear();
+        let marks = &mut self.landmarks;
+        marks.quotes.clear();
+        marks.containers.clear();
+        marks.backslash = false;
         let max = self.cfg.max_record_bytes;
+        // Offsets are noted as u32: a record longer than that gets no landmarks past it.
+        let noted_len = max.min(u32::MAX as usize);
         let mut origin = self.pos;
         // The next block starts at `i`; the state below carries from one block to the next.
         let mut i = self.pos;
@@ -22,13 +36,13 @@ impl<R: Read> LogReader<R> {
         let mut depth: u64 = 0;
         let mut inside_string = 0u64;
         let mut escape_carry = 0u64;
-        let mut container_start = 0usize;
+        // Indexes in `containers` of the open containers at depths 2 and 3.
+        let mut open_containers = [usize::MAX; 2];
         loop {
             let available = self.end - i;
             if available < BLOCK && !self.eof {
                 if !discard && i - origin > max {
                     discard = true;
-                    self.containers.clear();
                 }
                 let shift = self.refill(if discard { i } else { origin })?;
                 i -= shift;
@@ -48,35 +62,69 @@ impl<R: Read> LogReader<R> {
                 block[..available].copy_from_slice(&self.buf[i..self.end]);
                 (classify(&block), (1u64 << available) - 1)
             };
-            let quotes = masks.quote & !escaped(masks.backslash, &mut escape_carry);
+            let quotes = masks.quote & !escaped(masks.backslash, &mut escape_carry) & valid;
             let strings = prefix_xor(quotes) ^ inside_string;
             inside_string = ((strings as i64) >> 63) as u64;
             let mut brackets = (masks.open | masks.close) & !strings & valid;
+            // Bytes of this block that belong to the record (all, unless it ends here).
+            let mut in_record = valid;
+            let mut end = None;
+            let marks = &mut self.landmarks;
+            let base = i - origin;
             while brackets != 0 {
                 let bit = brackets.trailing_zeros();
                 brackets &= brackets - 1;
-                let at = i + bit as usize;
+                let at = base + bit as usize;
                 if masks.open >> bit & 1 == 1 {
                     depth += 1;
-                    if depth == 2 {
-                        container_start = at - origin;
+                    if (depth == 2 || depth == 3)
+                        && at < noted_len
+                        && marks.containers.len() < MAX_NOTED
+                    {
+                        open_containers[depth as usize - 2] = marks.containers.len();
+                        marks.containers.push((at as u32, u32::MAX));
+                    } else if depth == 2 || depth == 3 {
+                        open_containers[depth as usize - 2] = usize::MAX;
                     }
                     continue;
                 }
                 depth -= 1;
-                if depth == 1 && !discard {
-                    self.containers.push((container_start, at + 1 - origin));
-                } else if depth == 0 {
-                    let end = at + 1;
-                    self.pos = end;
-                    // The size check also applies when the whole record arrived in one read,
-                    // so the verdict never depends on how the input was chunked.
-                    if discard || end - origin > max {
-                        self.containers.clear();
-                        return Ok(None);
+                if depth == 1 || depth == 2 {
+                    let open = open_containers[depth as usize - 1];
+                    if let Some(entry) = marks.containers.get_mut(open) {
+                        entry.1 = (at + 1).min(noted_len) as u32;
                     }
-                    return Ok(Some((origin, end)));
+                } else if depth == 0 {
+                    in_record = if bit == 63 {
+                        u64::MAX
+                    } else {
+                        (2u64 << bit) - 1
+                    };
+                    end = Some(i + bit as usize + 1);
+                    break;
                 }
+            }
+            if !discard {
+                marks.backslash |= masks.backslash & in_record != 0;
+                let mut noted = quotes & in_record;
+                while noted != 0 && marks.quotes.len() < MAX_NOTED && base < noted_len {
+                    let at = base + noted.trailing_zeros() as usize;
+                    noted &= noted - 1;
+                    if at < noted_len {
+                        marks.quotes.push(at as u32);
+                    }
+                }
+            }
+            if let Some(end) = end {
+                self.pos = end;
+                // The size check also applies when the whole record arrived in one read, so
+                // the verdict never depends on how the input was chunked.
+                if discard || end - origin > max {
+                    return Ok(None);
+                }
+                // A container still marked open ended past what was noted: drop it.
+                marks_retain_closed(&mut self.landmarks);
+                return Ok(Some((origin, end)));
             }
             i += available.min(BLOCK);
         }

@@ -20,7 +20,7 @@ mod blocks;
 mod framing;
 pub mod pipeline;
 
-use crate::detector::skim::{Skim, skim_framed};
+use crate::detector::skim::{Landmarks, Skim, skim_framed};
 use flate2::bufread::MultiGzDecoder;
 use std::io::{self, BufReader, Read};
 
@@ -97,16 +97,15 @@ pub struct ReaderStats {
 pub struct RawRecord<'a> {
     pub bytes: &'a [u8],
     pub index: u64,
-    /// Where each container value of a top-level member starts and ends (offsets in `bytes`,
-    /// end exclusive, in order), found while framing: the skim jumps over them.
-    pub containers: &'a [(usize, usize)],
+    /// Where its strings and nested values are, found while framing it (for the skim).
+    pub landmarks: &'a Landmarks,
 }
 
 impl<'a> RawRecord<'a> {
     /// The record's `eventSource`, `eventName` and caller type if certain, using what
     /// framing found; always the same answer as [`skim`](crate::detector::skim::skim).
     pub fn skim(&self) -> Skim<'a> {
-        skim_framed(self.bytes, self.containers)
+        skim_framed(self.bytes, self.landmarks)
     }
 }
 
@@ -150,8 +149,8 @@ pub struct LogReader<R: Read> {
     kind: LogKind,
     state: State,
     stats: ReaderStats,
-    /// The current record's top-level container values (see [`RawRecord::containers`]).
-    containers: Vec<(usize, usize)>,
+    /// The current record's landmarks (see [`RawRecord::landmarks`]).
+    landmarks: Landmarks,
 }
 
 /// Reads the first two bytes to tell gzip from plain text, and puts them back in front.
@@ -210,7 +209,7 @@ impl<R: Read> LogReader<R> {
             kind: LogKind::Records,
             state: State::Done,
             stats: ReaderStats::default(),
-            containers: Vec::new(),
+            landmarks: Landmarks::default(),
         };
         reader.read_header()?;
         Ok(reader)
@@ -273,7 +272,7 @@ impl<R: Read> LogReader<R> {
                     return Ok(Some(RawRecord {
                         bytes: &self.buf[start..end],
                         index,
-                        containers: &self.containers,
+                        landmarks: &self.landmarks,
                     }));
                 }
                 None => self.stats.skipped_elements += 1,

@@ -368,12 +368,20 @@ fn the_framed_skim_equals_the_plain_skim() {
             let plain = crate::detector::skim::skim(raw.bytes);
             assert_eq!(raw.skim(), plain);
             known += matches!(plain, Skim::Known { .. }) as usize;
-            // The table holds exactly the top-level container values.
-            for &(start, end) in raw.containers {
+            // The landmarks: containers are whole JSON values, quotes are quotes.
+            for &(start, end) in &raw.landmarks.containers {
+                let (start, end) = (start as usize, end as usize);
                 let value: serde_json::Value = serde_json::from_slice(&raw.bytes[start..end])
                     .unwrap_or_else(|e| panic!("{e}: {:?}", &raw.bytes[start..end]));
                 assert!(value.is_object() || value.is_array());
             }
+            assert!(
+                raw.landmarks
+                    .quotes
+                    .iter()
+                    .all(|&q| raw.bytes[q as usize] == b'"')
+            );
+            assert_eq!(raw.landmarks.quotes.len() % 2, 0);
         }
         assert_eq!(known, 3);
     }

@@ -54,7 +54,9 @@ fn parallel_output_equals_sequential_output_byte_for_byte() {
     );
     let missing = fixtures().join("no-such-file.json");
     let inputs: [&Path; 4] = [&stratus, &bad, &missing, &quiet];
-    for format in ["jsonl", "text", "ocsf"] {
+    // Not OCSF: it stamps an alert without a usable eventTime with the time of the scan, so
+    // two sequential runs differ too.
+    for format in ["jsonl", "text", "email"] {
         let extra = ["--format", format, "--max-decompressed-bytes", "1000000"];
         let sequential = scan("1", &inputs, &extra);
         assert_eq!(sequential.status.code(), Some(2), "bad inputs are errors");

@@ -30,8 +30,8 @@ const EVENTS_WAITING: usize = 1024;
 pub(super) enum Event {
     /// The input the next events are about (as printed).
     Start(String),
-    Alert(Alert),
-    Suppressed(Suppression),
+    Alert(Box<Alert>),
+    Suppressed(Box<Suppression>),
     Skipped(SkippedRecord),
     /// A warning line: nothing lost, nothing counted as an error.
     Warning(String),
@@ -43,8 +43,10 @@ pub(super) enum Event {
 
 /// One step of the scan, in order.
 pub(super) enum Item {
-    /// Something expanding the path arguments found to say.
-    Note(Event),
+    /// A warning from expanding the path arguments.
+    Warning(String),
+    /// An error from expanding the path arguments (counted).
+    Error(String),
     /// A file (or `-`) to scan, and whether it was named on the command line.
     Input { path: PathBuf, named: bool },
 }
@@ -73,7 +75,8 @@ pub(super) fn run_items(
     if workers <= 1 {
         for item in items {
             match item {
-                Item::Note(event) => write(event.clone_note())?,
+                Item::Warning(m) => write(Event::Warning(m.clone()))?,
+                Item::Error(m) => write(Event::Error(m.clone()))?,
                 Item::Input { path, named } => {
                     let mut failed = Ok(());
                     scan_input(path, *named, context, inflate_thread, &mut |event| {
@@ -114,7 +117,8 @@ pub(super) fn run_items(
         let outcome = loop {
             while running < workers * AHEAD_PER_JOB {
                 match next.next() {
-                    Some(Item::Note(event)) => in_flight.push_back(Ok(event.clone_note())),
+                    Some(Item::Warning(m)) => in_flight.push_back(Ok(Event::Warning(m.clone()))),
+                    Some(Item::Error(m)) => in_flight.push_back(Ok(Event::Error(m.clone()))),
                     Some(Item::Input { path, named }) => {
                         let (events_tx, events_rx) = sync_channel(EVENTS_WAITING);
                         if jobs_tx.send((path.as_path(), *named, events_tx)).is_err() {
@@ -145,29 +149,18 @@ pub(super) fn run_items(
     })
 }
 
-impl Event {
-    /// A copy of a note (notes are messages only).
-    fn clone_note(&self) -> Event {
-        match self {
-            Event::Warning(m) => Event::Warning(m.clone()),
-            Event::Error(m) => Event::Error(m.clone()),
-            _ => unreachable!("notes are warnings and errors"),
-        }
-    }
-}
-
 /// Passes a scan's findings on as events.
 struct Events<'a>(&'a mut dyn FnMut(Event));
 
 impl ScanSink for Events<'_> {
     fn alert(&mut self, alert: Alert) {
-        (self.0)(Event::Alert(alert));
+        (self.0)(Event::Alert(Box::new(alert)));
     }
     fn skipped(&mut self, skipped: SkippedRecord) {
         (self.0)(Event::Skipped(skipped));
     }
     fn suppressed(&mut self, suppression: Suppression) {
-        (self.0)(Event::Suppressed(suppression));
+        (self.0)(Event::Suppressed(Box::new(suppression)));
     }
 }
 

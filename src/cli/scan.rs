@@ -53,8 +53,8 @@ impl Report<'_> {
     fn apply(&mut self, event: Event) -> io::Result<()> {
         match event {
             Event::Start(location) => self.sink.shown_location = location,
-            Event::Alert(alert) => self.sink.alert(alert),
-            Event::Suppressed(suppression) => self.sink.suppressed(suppression),
+            Event::Alert(alert) => self.sink.alert(*alert),
+            Event::Suppressed(suppression) => self.sink.suppressed(*suppression),
             Event::Skipped(skipped) => self.sink.skipped(skipped),
             Event::Warning(message) => writeln!(self.sink.err, "trailwatch: warning: {message}")?,
             Event::Error(message) => {
@@ -148,9 +148,8 @@ pub(super) fn scan(
     for path in &args.paths {
         match expand(path) {
             Ok(walked) => {
-                let warnings = walked.warnings.into_iter().map(Event::Warning);
-                let problems = walked.problems.into_iter().map(Event::Error);
-                items.extend(warnings.chain(problems).map(Item::Note));
+                items.extend(walked.warnings.into_iter().map(Item::Warning));
+                items.extend(walked.problems.into_iter().map(Item::Error));
                 items.extend(
                     walked
                         .files
@@ -158,11 +157,7 @@ pub(super) fn scan(
                         .map(|(path, named)| Item::Input { path, named }),
                 );
             }
-            Err(e) => items.push(Item::Note(Event::Error(format!(
-                "{}: {}",
-                shown(path),
-                shown_text(&e)
-            )))),
+            Err(e) => items.push(Item::Error(format!("{}: {}", shown(path), shown_text(&e)))),
         }
     }
     let jobs = args.jobs.map(usize::from).unwrap_or_else(|| {

@@ -16,6 +16,17 @@
 //! What the skim does not check is the rest of the record: a record no rule wants is counted as
 //! read whatever else it holds, since no rule would have looked at it (a full parse would have
 //! counted a malformed one as skipped instead; neither raises an alert).
+//!
+//! **Duplicate top-level keys** resolve the way the full parse does, because the skim never
+//! resolves them: the typed parse refuses a record that repeats a field it reads (serde's
+//! "duplicate field"), so a repeated `eventSource`, `eventName`, `userIdentity` or
+//! `userIdentity.type` makes the skim answer `Unknown`, the record goes to the full parse, and
+//! it is counted as skipped and reported, never taken as the first or the last value.
+//!
+//! The scan calls [`skim_framed`] with the [`Landmarks`] the reader noted while framing the
+//! record (every quote, and the nested values' extents), so the skim jumps from string to
+//! string; a landmark that does not fit is ignored, and on valid JSON the answer is the same as
+//! [`skim`]'s (property test and fuzz target).
 
 /// What the skim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,12 @@
 //! borrowed [`Record`](crate::detector::record::Record). This keeps memory at about one record
 //! plus one read chunk however large the file is.
 //!
+//! Files: `framing` finds where each record ends, 64 bytes at a time with `blocks`, and notes
+//! the record's landmarks for the skim; `document` reads the structure around the records;
+//! `buffer` refills within the decompressed ceiling; `pipeline` inflates gzip on a second
+//! thread. The ceiling cuts the input at the same byte however it arrives in pieces, so what is
+//! read before a `TooLarge` error never depends on read sizes or threads.
+//!
 //! What counts as what:
 //! - object-level errors ([`ReadError`]): empty input, not a CloudTrail log (no `Records`, not an
 //!   object, `Records` not an array), corrupt gzip or truncated JSON, decompressed size over the
@@ -17,6 +23,8 @@
 //! - digest files (`digestStartTime` and no `Records`) are [`LogKind::Digest`]: no records, no error.
 
 mod blocks;
+mod buffer;
+mod document;
 mod framing;
 pub mod pipeline;
 
@@ -134,7 +142,6 @@ enum State {
 }
 
 const CHUNK: usize = 256 << 10;
-const MAX_TOP_LEVEL_KEY: usize = 1024;
 
 /// Streams the records of one CloudTrail log object.
 pub struct LogReader<R: Read> {
@@ -278,275 +285,6 @@ impl<R: Read> LogReader<R> {
                 None => self.stats.skipped_elements += 1,
             }
         }
-    }
-
-    fn read_header(&mut self) -> Result<(), ReadError> {
-        // A UTF-8 byte-order mark is tolerated.
-        self.ensure(3)?;
-        if self.buf[self.pos..self.end].starts_with(&[0xEF, 0xBB, 0xBF]) {
-            self.pos += 3;
-        }
-        self.skip_ws()?;
-        match self.peek()? {
-            Some(b'{') => self.pos += 1,
-            Some(_) => {
-                return Err(ReadError::NotCloudTrail(
-                    "the document is not a JSON object".into(),
-                ));
-            }
-            None => return Err(ReadError::NotCloudTrail("the document is blank".into())),
-        }
-        let mut digest = false;
-        let mut first = true;
-        loop {
-            self.skip_ws()?;
-            match self.peek_required("top-level object")? {
-                b'}' => {
-                    self.pos += 1;
-                    if digest {
-                        self.kind = LogKind::Digest;
-                        self.state = State::Done;
-                        return Ok(());
-                    }
-                    return Err(ReadError::NotCloudTrail("no Records array".into()));
-                }
-                b',' if !first => {
-                    self.pos += 1;
-                    self.skip_ws()?;
-                }
-                _ if first => {}
-                other => {
-                    return Err(ReadError::NotCloudTrail(format!(
-                        "malformed top-level object near {:?}",
-                        other as char
-                    )));
-                }
-            }
-            first = false;
-            let key = self.read_key()?;
-            self.skip_ws()?;
-            if self.peek_required("top-level object")? != b':' {
-                return Err(ReadError::NotCloudTrail(
-                    "malformed top-level object".into(),
-                ));
-            }
-            self.pos += 1;
-            self.skip_ws()?;
-            if key == b"Records" {
-                if self.peek_required("Records")? != b'[' {
-                    return Err(ReadError::NotCloudTrail("Records is not an array".into()));
-                }
-                self.pos += 1;
-                self.state = State::FirstElement;
-                return Ok(());
-            }
-            if key.starts_with(b"digest") {
-                digest = true;
-            }
-            self.skip_value()?;
-        }
-    }
-
-    /// Reads what follows a `Records` array: other keys are skipped, but a second `Records`
-    /// array is read too (a JSON parser would keep only one of the two and drop the other's
-    /// records without a word). At the end of the document, another document may follow (two
-    /// logs concatenated, such as `cat a.json.gz b.json.gz`): its records are read as well.
-    /// The state is left at the next element to read, or `Done`.
-    fn finish_document(&mut self) -> Result<(), ReadError> {
-        self.state = State::Done;
-        loop {
-            self.skip_ws()?;
-            match self.peek_required("top-level object")? {
-                b'}' => {
-                    self.pos += 1;
-                    return self.next_document();
-                }
-                b',' => {
-                    self.pos += 1;
-                    self.skip_ws()?;
-                    let key = self.read_key()?;
-                    self.skip_ws()?;
-                    if self.peek_required("top-level object")? != b':' {
-                        return Err(ReadError::Corrupt("malformed top-level object".into()));
-                    }
-                    self.pos += 1;
-                    self.skip_ws()?;
-                    if key == b"Records" {
-                        if self.peek_required("Records")? != b'[' {
-                            return Err(ReadError::Corrupt(
-                                "a second Records key that is not an array".into(),
-                            ));
-                        }
-                        self.pos += 1;
-                        self.state = State::FirstElement;
-                        return Ok(());
-                    }
-                    self.skip_value()?;
-                }
-                other => {
-                    return Err(ReadError::Corrupt(format!(
-                        "unexpected {:?} after Records",
-                        other as char
-                    )));
-                }
-            }
-        }
-    }
-
-    /// After a document's closing brace: the end of input, or another whole document.
-    fn next_document(&mut self) -> Result<(), ReadError> {
-        self.skip_ws()?;
-        match self.peek()? {
-            None => Ok(()),
-            Some(b'{') => match self.read_header() {
-                Ok(()) if self.kind == LogKind::Digest => Err(ReadError::Corrupt(
-                    "a digest document after the log document".into(),
-                )),
-                Ok(()) => Ok(()),
-                Err(ReadError::NotCloudTrail(why)) => Err(ReadError::Corrupt(format!(
-                    "a second document that is not a CloudTrail log: {why}"
-                ))),
-                Err(e) => Err(e),
-            },
-            Some(other) => Err(ReadError::Corrupt(format!(
-                "unexpected {:?} after the log document",
-                other as char
-            ))),
-        }
-    }
-
-    fn read_key(&mut self) -> Result<Vec<u8>, ReadError> {
-        if self.peek_required("object key")? != b'"' {
-            return Err(ReadError::NotCloudTrail("expected an object key".into()));
-        }
-        self.pos += 1;
-        let mut key = Vec::new();
-        loop {
-            let b = self.peek_required("object key")?;
-            self.pos += 1;
-            match b {
-                b'"' => return Ok(key),
-                b'\\' => {
-                    key.push(b);
-                    key.push(self.peek_required("object key")?);
-                    self.pos += 1;
-                }
-                _ => key.push(b),
-            }
-            if key.len() > MAX_TOP_LEVEL_KEY {
-                return Err(ReadError::NotCloudTrail("top-level key too long".into()));
-            }
-        }
-    }
-
-    fn skip_ws(&mut self) -> Result<(), ReadError> {
-        loop {
-            while self.pos < self.end {
-                match self.buf[self.pos] {
-                    b' ' | b'\t' | b'\n' | b'\r' => self.pos += 1,
-                    _ => return Ok(()),
-                }
-            }
-            if self.refill_at_pos()? == 0 {
-                return Ok(());
-            }
-        }
-    }
-
-    fn peek(&mut self) -> Result<Option<u8>, ReadError> {
-        if self.pos >= self.end && self.refill_at_pos()? == 0 {
-            self.no_more_bytes()?;
-            return Ok(None);
-        }
-        Ok(Some(self.buf[self.pos]))
-    }
-
-    /// At the end of the bytes read: an error if the input went on past the ceiling.
-    fn no_more_bytes(&self) -> Result<(), ReadError> {
-        if self.past_ceiling {
-            return Err(ReadError::TooLarge {
-                limit: self.cfg.max_decompressed_bytes,
-            });
-        }
-        Ok(())
-    }
-
-    fn peek_required(&mut self, context: &str) -> Result<u8, ReadError> {
-        self.peek()?
-            .ok_or_else(|| ReadError::Corrupt(format!("truncated JSON in {context}")))
-    }
-
-    /// Makes at least `n` bytes available from `pos` unless the input ends first.
-    fn ensure(&mut self, n: usize) -> Result<(), ReadError> {
-        while self.end - self.pos < n {
-            if self.refill_at_pos()? == 0 {
-                break;
-            }
-        }
-        Ok(())
-    }
-
-    /// Refills keeping bytes from `pos`; returns how many new bytes arrived.
-    fn refill_at_pos(&mut self) -> Result<usize, ReadError> {
-        let before = self.end - self.pos;
-        let shift = self.refill(self.pos)?;
-        self.pos -= shift;
-        Ok(self.end - self.pos - before)
-    }
-
-    /// Moves `buf[keep_from..end]` to the front, reads more, and returns the shift applied
-    /// to indices. Grows the buffer only when the kept bytes fill it.
-    fn refill(&mut self, keep_from: usize) -> Result<usize, ReadError> {
-        if self.eof {
-            return Ok(0);
-        }
-        let shift = keep_from;
-        if shift > 0 {
-            self.buf.copy_within(keep_from..self.end, 0);
-            self.end -= shift;
-        }
-        if self.end == self.buf.len() {
-            let grown = (self.buf.len() * 2).min(self.cfg.max_record_bytes + 2 * CHUNK);
-            if grown <= self.buf.len() {
-                return Err(ReadError::Corrupt("record framing overflow".into()));
-            }
-            self.buf.resize(grown, 0);
-        }
-        // Ask for at most one byte past the ceiling, so a bomb is never inflated further than
-        // that and the stats report what was accepted.
-        let budget = self
-            .cfg
-            .max_decompressed_bytes
-            .saturating_sub(self.stats.decompressed_bytes)
-            .saturating_add(1);
-        let want = (self.buf.len() - self.end).min(usize::try_from(budget).unwrap_or(usize::MAX));
-        loop {
-            match self.src.read(&mut self.buf[self.end..self.end + want]) {
-                Ok(0) => {
-                    self.eof = true;
-                    break;
-                }
-                Ok(n) => {
-                    // Bytes past the ceiling are dropped and the input ends there: what is
-                    // read before it never depends on how the input was chunked, and the
-                    // error is raised where a byte past it is needed (`past_ceiling`).
-                    let room = self.cfg.max_decompressed_bytes - self.stats.decompressed_bytes;
-                    let n = if n as u64 > room {
-                        self.eof = true;
-                        self.past_ceiling = true;
-                        room as usize
-                    } else {
-                        n
-                    };
-                    self.end += n;
-                    self.stats.decompressed_bytes += n as u64;
-                    break;
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(map_io(e)),
-            }
-        }
-        Ok(shift)
     }
 }
 

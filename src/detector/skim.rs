@@ -70,8 +70,10 @@ pub struct Landmarks {
     /// Containers at depth 2 and 3 (a top-level member's value and its members' values), in
     /// order of their opening bracket, as (start, end exclusive); up to a cap.
     pub containers: Vec<(u32, u32)>,
-    /// Whether the record holds a backslash anywhere (when not, no string is escaped).
-    pub backslash: bool,
+    /// Every backslash, in order, when `backslashes_complete`.
+    pub backslashes: Vec<u32>,
+    /// Whether `backslashes` holds all of them (else strings are searched for one).
+    pub backslashes_complete: bool,
 }
 
 impl Landmarks {
@@ -79,7 +81,8 @@ impl Landmarks {
     pub const NONE: Landmarks = Landmarks {
         quotes: Vec::new(),
         containers: Vec::new(),
-        backslash: true,
+        backslashes: Vec::new(),
+        backslashes_complete: false,
     };
 }
 
@@ -116,7 +119,13 @@ impl<'a> Walker<'a> {
             {
                 self.quote_at.set(k + 2);
                 let (content, after) = (&self.b[i + 1..close as usize], close as usize + 1);
-                let escaped = self.marks.backslash && memchr::memchr(b'\\', content).is_some();
+                let escaped = if self.marks.backslashes_complete {
+                    let all = &self.marks.backslashes;
+                    let next = all.partition_point(|&at| (at as usize) <= i);
+                    all.get(next).is_some_and(|&at| at < close)
+                } else {
+                    memchr::memchr(b'\\', content).is_some()
+                };
                 Some((content, after, escaped))
             }
             _ => string_span(self.b, i),

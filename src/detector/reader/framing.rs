@@ -9,6 +9,30 @@ use crate::detector::skim::Landmarks;
 /// Quotes, and containers, noted per record at most (a normal record has a few hundred).
 const MAX_NOTED: usize = 1 << 16;
 
+/// Appends the offsets (`base` + bit) of the set bits; false when some were left out (over the
+/// cap, or past what offsets can note).
+#[inline]
+fn note_bits(noted: &mut Vec<u32>, mut bits: u64, base: usize, noted_len: usize) -> bool {
+    if noted.len() + 64 <= MAX_NOTED && base + 64 <= noted_len {
+        // The common case, without a check per bit.
+        noted.reserve(64);
+        while bits != 0 {
+            noted.push((base + bits.trailing_zeros() as usize) as u32);
+            bits &= bits - 1;
+        }
+        return true;
+    }
+    while bits != 0 {
+        let at = base + bits.trailing_zeros() as usize;
+        if noted.len() >= MAX_NOTED || at >= noted_len {
+            return false;
+        }
+        noted.push(at as u32);
+        bits &= bits - 1;
+    }
+    true
+}
+
 /// Drops containers whose end was never noted.
 fn marks_retain_closed(marks: &mut Landmarks) {
     marks.containers.retain(|&(_, end)| end != u32::MAX);
@@ -25,7 +49,8 @@ impl<R: Read> LogReader<R> {
         let marks = &mut self.landmarks;
         marks.quotes.clear();
         marks.containers.clear();
-        marks.backslash = false;
+        marks.backslashes.clear();
+        marks.backslashes_complete = true;
         let max = self.cfg.max_record_bytes;
         // Offsets are noted as u32: a record longer than that gets no landmarks past it.
         let noted_len = max.min(u32::MAX as usize);
@@ -105,14 +130,12 @@ impl<R: Read> LogReader<R> {
                 }
             }
             if !discard {
-                marks.backslash |= masks.backslash & in_record != 0;
-                let mut noted = quotes & in_record;
-                while noted != 0 && marks.quotes.len() < MAX_NOTED && base < noted_len {
-                    let at = base + noted.trailing_zeros() as usize;
-                    noted &= noted - 1;
-                    if at < noted_len {
-                        marks.quotes.push(at as u32);
-                    }
+                note_bits(&mut marks.quotes, quotes & in_record, base, noted_len);
+                let backslashes = masks.backslash & in_record;
+                if backslashes != 0
+                    && !note_bits(&mut marks.backslashes, backslashes, base, noted_len)
+                {
+                    marks.backslashes_complete = false;
                 }
             }
             if let Some(end) = end {

@@ -359,7 +359,9 @@ fn the_framed_skim_equals_the_plain_skim() {
         {"a":{"eventName":"no"},"eventSource":"s3.amazonaws.com","b":[1,{"c":"]}"}],"eventName":"GetObject","userIdentity":{"type":"Root","x":{}}},
         {"eventSource":"iam.amazonaws.com","requestParameters":{"policy":"{\"eventName\":\"x\"}"},"eventName":"PutRolePolicy"},
         {"eventSource":"a","eventName":"b","eventName":"c"},
-        {"eventName" : "x" , "eventSource" : "y" , "z" : [ [ ] , { } ] }
+        {"eventName" : "x" , "eventSource" : "y" , "z" : [ [ ] , { } ] },
+        {"userAgent":"a\\b \"q\"","eventSource":"s","eventName":"n","k":"\\"},
+        {"eventSource":"s","eventName":"Put\u0042ucketPolicy"}
     ]}"#;
     for input in [log.to_vec(), gzip(log)] {
         let mut reader = LogReader::open(&input[..], ReaderConfig::default()).unwrap();
@@ -383,6 +385,6 @@ fn the_framed_skim_equals_the_plain_skim() {
             );
             assert_eq!(raw.landmarks.quotes.len() % 2, 0);
         }
-        assert_eq!(known, 3);
+        assert_eq!(known, 4);
     }
 }

@@ -311,6 +311,36 @@ fn the_skim_never_decides_differently_from_the_full_parse() {
     let known = std::cell::Cell::new(0u32);
     runner(2048)
         .run(&strategy, |bytes| {
+            // The skim the scan uses: on the record as the reader frames it, with the
+            // landmarks framing found. It must agree with the full parse the same way.
+            let mut log = b"{\"Records\":[".to_vec();
+            log.extend_from_slice(&bytes);
+            log.extend_from_slice(b"]}");
+            if let Ok(mut reader) = LogReader::open(&log[..], ReaderConfig::default())
+                && let Ok(Some(raw)) = reader.next_record()
+            {
+                let framed = raw.skim();
+                if serde_json::from_slice::<Value>(raw.bytes).is_ok() {
+                    // On valid JSON the landmarks never change the answer.
+                    prop_assert_eq!(framed, skim(raw.bytes));
+                }
+                if let Skim::Known {
+                    source,
+                    name,
+                    identity_type,
+                } = framed
+                    && let Ok(record) = Record::from_slice(raw.bytes)
+                {
+                    let parsed_type = record
+                        .user_identity
+                        .as_ref()
+                        .and_then(|u| u.identity_type.as_deref());
+                    prop_assert_eq!(
+                        (record.source(), record.name(), parsed_type),
+                        (source, name, identity_type)
+                    );
+                }
+            }
             if let Skim::Known {
                 source,
                 name,

@@ -7,9 +7,12 @@
 //! The AWS SDK is only in builds with the `lambda` feature (the default); without it an
 //! `s3://` location is refused with a message saying so.
 
+use super::ScanArgs;
+use super::jobs::{Event, ScanContext};
 use super::plan::{Day, Selection};
-use super::{ScanArgs, ScanContext};
-use std::io::{self, Write};
+#[cfg(feature = "lambda")]
+use crate::detector::text::clean;
+use std::io;
 
 /// The selection flags, checked once before any input is read.
 pub(super) fn selection(args: &ScanArgs) -> anyhow::Result<Selection> {
@@ -45,17 +48,13 @@ pub(super) fn scan_location(
     url: &str,
     _selection: &Selection,
     _args: &ScanArgs,
-    ctx: &mut ScanContext,
-    _out: &mut dyn Write,
-    err: &mut dyn Write,
+    _context: &ScanContext<'_>,
+    write: &mut dyn FnMut(Event) -> io::Result<()>,
 ) -> io::Result<()> {
-    ctx.input_error(
-        err,
-        &format!(
-            "{url}: this trailwatch was built without S3 support (the `lambda` cargo feature); \
-             rebuild with the default features, or copy the objects locally first"
-        ),
-    )
+    write(Event::Error(format!(
+        "{url}: this trailwatch was built without S3 support (the `lambda` cargo feature); \
+         rebuild with the default features, or copy the objects locally first"
+    )))
 }
 
 /// Plans, lists, downloads and scans one `s3://` location.
@@ -64,31 +63,46 @@ pub(super) fn scan_location(
     url: &str,
     selection: &Selection,
     args: &ScanArgs,
-    ctx: &mut ScanContext,
-    out: &mut dyn Write,
-    err: &mut dyn Write,
+    context: &ScanContext<'_>,
+    write: &mut dyn FnMut(Event) -> io::Result<()>,
 ) -> io::Result<()> {
     let location = match super::plan::parse_s3_url(url) {
         Ok(location) => location,
-        Err(e) => return ctx.input_error(err, &e.to_string()),
+        Err(e) => return write(Event::Error(clean(&e.to_string(), 4096))),
     };
     let access = match S3Access::connect() {
         Ok(access) => access,
-        Err(e) => return ctx.input_error(err, &format!("{url}: {e:#}")),
+        Err(e) => return write(Event::Error(clean(&format!("{url}: {e:#}"), 4096))),
     };
     let concurrency = usize::from(args.s3_concurrency);
-    let objects = match access.select(&location, selection, concurrency, err) {
+    let mut listing = Vec::new();
+    let selected = access.select(&location, selection, concurrency, &mut listing);
+    write(Event::Note(String::from_utf8_lossy(&listing).into_owned()))?;
+    let objects = match selected {
         Ok(objects) => objects,
-        Err(e) => return ctx.input_error(err, &e),
+        Err(e) => return write(Event::Error(clean(&e, 4096))),
     };
     for (object, body) in access.fetch(objects, concurrency, args.max_decompressed_bytes) {
         match body {
             Ok(bytes) => {
                 let url = object.url();
-                let shown = crate::detector::text::clean(&url, 4096);
-                ctx.scan_object(Box::new(io::Cursor::new(bytes)), &url, shown, out, err)?;
+                write(Event::Start(clean(&url, 4096)))?;
+                // Events of one object are written as they come; one failed write stops.
+                let mut failed = Ok(());
+                super::jobs::scan_source(
+                    Box::new(io::Cursor::new(bytes)),
+                    &url,
+                    context,
+                    false,
+                    &mut |event| {
+                        if failed.is_ok() {
+                            failed = write(event);
+                        }
+                    },
+                );
+                failed?;
             }
-            Err(problem) => ctx.input_error(err, &problem)?,
+            Err(problem) => write(Event::Error(clean(&problem, 4096)))?,
         }
     }
     Ok(())
@@ -223,7 +237,7 @@ mod sdk {
                     let (Some(key), size) = (object.key(), object.size().unwrap_or(0)) else {
                         continue;
                     };
-                    if size > 0 && super::super::is_log_file(Path::new(key)) {
+                    if size > 0 && super::super::walk::is_log_file(Path::new(key)) {
                         objects.push(ObjectRef {
                             bucket: bucket.to_owned(),
                             key: key.to_owned(),

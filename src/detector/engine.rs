@@ -13,7 +13,7 @@ use crate::detector::rules::CATALOGUE;
 use crate::detector::sigma::{
     Gate, NameSelector, RecordEvent, RecordText, SigmaRule, SigmaRules, TextFinder,
 };
-use crate::detector::skim::{Skim, skim};
+use crate::detector::skim::Skim;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io::Read;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -776,10 +776,26 @@ pub fn scan_log_to<R: Read>(
     location: &str,
     detector: &Detector,
     reader_config: ReaderConfig,
+    sink: impl ScanSink,
+) -> Result<ScanStats, ScanError> {
+    scan_reader_to(
+        LogReader::open(input, reader_config),
+        location,
+        detector,
+        sink,
+    )
+}
+
+/// Like [`scan_log_to`], over a reader already opened (or the error opening it gave), such as
+/// one whose gzip is inflated on another thread (`reader::pipeline`).
+pub fn scan_reader_to<R: Read>(
+    opened: Result<LogReader<R>, ReadError>,
+    location: &str,
+    detector: &Detector,
     mut sink: impl ScanSink,
 ) -> Result<ScanStats, ScanError> {
     let mut stats = ScanStats::default();
-    let mut reader = match LogReader::open(input, reader_config) {
+    let mut reader = match opened {
         Ok(reader) => reader,
         Err(error) => return Err(ScanError { error, stats }),
     };
@@ -805,7 +821,7 @@ pub fn scan_log_to<R: Read>(
             source,
             name,
             identity_type,
-        } = skim(raw.bytes)
+        } = raw.skim()
             && !detector.wants_skimmed(source, name, identity_type, raw.bytes)
         {
             stats.records += 1;

@@ -26,7 +26,7 @@ mod tuning_tests;
 pub use alert::{Actor, Alert, LogObject};
 pub use engine::{
     ConfigError, Detector, DetectorConfig, RuleFailure, ScanError, ScanSink, ScanStats,
-    SkippedRecord, Suppression, scan_log, scan_log_to,
+    SkippedRecord, Suppression, scan_log, scan_log_to, scan_reader_to,
 };
 pub use reader::{LogKind, LogReader, ReadError, ReaderConfig};
 pub use record::Record;

@@ -5,6 +5,9 @@
 //! one fixture log per rule under `tests/fixtures/contract/` for rules the first two do not reach.
 //! Every rule in the catalogue must appear in at least one snapshot.
 //!
+//! What SNS receives around each of those alerts (subject, message attributes, the protocols of
+//! the per-protocol message, the FIFO group) is pinned the same way under `tests/snapshots/sns/`.
+//!
 //! After an intended change, regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test contract`
 //! and review the diff.
 
@@ -92,6 +95,20 @@ fn snapshot_dir_of_logs(
     seen: &mut BTreeSet<String>,
     problems: &mut Vec<String>,
 ) {
+    snapshot_logs_as(fixtures, snapshots, detector, seen, problems, |alerts| {
+        serde_json::to_value(alerts).unwrap()
+    });
+}
+
+/// Scans every log under `fixtures` and checks `render(alerts)` against its snapshot.
+fn snapshot_logs_as(
+    fixtures: &str,
+    snapshots: &str,
+    detector: &Detector,
+    seen: &mut BTreeSet<String>,
+    problems: &mut Vec<String>,
+    render: impl Fn(&[Alert]) -> Value,
+) {
     for path in sorted_files(&root().join(fixtures)) {
         let alerts = scan_file(detector, &path);
         seen.extend(alerts.iter().map(|a| a.rule_id.clone()));
@@ -102,8 +119,10 @@ fn snapshot_dir_of_logs(
             .trim_end_matches(".gz")
             .trim_end_matches(".json")
             .to_owned();
-        let value = serde_json::to_value(&alerts).unwrap();
-        problems.extend(check_snapshot(&format!("{snapshots}/{stem}.json"), &value));
+        problems.extend(check_snapshot(
+            &format!("{snapshots}/{stem}.json"),
+            &render(&alerts),
+        ));
     }
 }
 
@@ -175,6 +194,58 @@ fn alerts_match_their_snapshots_and_every_rule_has_one() {
             "rules with no alert snapshot (add a log under tests/fixtures/contract/): {missing:?}"
         ));
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// What SNS receives for one alert besides the body: the subject, the message attributes
+/// subscription filter policies select on, the protocols of the `MessageStructure: json` body,
+/// and the FIFO group (the deduplication id is a digest of the alert's dedup key).
+#[cfg(feature = "lambda")]
+fn sns_envelope(alerts: &[Alert]) -> Value {
+    use trailwatch::lambda::sns::prepare;
+    let envelopes: Vec<Value> = alerts
+        .iter()
+        .map(|alert| {
+            let message = prepare(alert);
+            let body: serde_json::Map<String, Value> =
+                serde_json::from_str(&message.body).expect("a MessageStructure json body");
+            let attributes: serde_json::Map<String, Value> = message
+                .attributes
+                .iter()
+                .map(|(name, value)| (name.to_string(), Value::String(value.clone())))
+                .collect();
+            serde_json::json!({
+                "rule_id": alert.rule_id,
+                "subject": message.subject,
+                "message_attributes": attributes,
+                "message_structure_keys": body.keys().collect::<Vec<_>>(),
+                "fifo_group_id": message.group_id,
+            })
+        })
+        .collect();
+    Value::Array(envelopes)
+}
+
+#[cfg(feature = "lambda")]
+#[test]
+fn sns_envelopes_match_their_snapshots() {
+    let detector = Detector::new(&DetectorConfig::default()).unwrap();
+    let mut seen = BTreeSet::new();
+    let mut problems = Vec::new();
+    for (fixtures, snapshots) in [
+        ("tests/fixtures/stratus", "tests/snapshots/sns/stratus"),
+        ("tests/fixtures/contract", "tests/snapshots/sns/contract"),
+    ] {
+        snapshot_logs_as(
+            fixtures,
+            snapshots,
+            &detector,
+            &mut seen,
+            &mut problems,
+            sns_envelope,
+        );
+    }
+    assert!(!seen.is_empty(), "no alert reached the SNS snapshots");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

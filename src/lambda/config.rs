@@ -36,7 +36,7 @@ pub enum TuningSource {
 
 impl TuningSource {
     /// Parses the variable's value; `task_root` anchors relative paths.
-    pub fn parse(value: &str, task_root: Option<&Path>) -> Result<Self, ConfigError> {
+    pub fn parse(value: &str, task_root: Option<&Path>) -> Result<Self, LambdaConfigError> {
         let value = value.trim();
         if let Some(rest) = value.strip_prefix("s3://") {
             return match rest.split_once('/') {
@@ -65,7 +65,7 @@ impl TuningSource {
         &self,
         s3: &aws_sdk_s3::Client,
         task_root: Option<&Path>,
-    ) -> Result<LoadedTuning, ConfigError> {
+    ) -> Result<LoadedTuning, LambdaConfigError> {
         let invalid = |e: tuning::TuningError| bad("TRAILWATCH_CONFIG", e);
         match self {
             TuningSource::File(path) => tuning::load_file(path).map_err(invalid),
@@ -100,13 +100,13 @@ impl TuningSource {
 /// A setting the function cannot start with; the message names the variable.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}: {problem}")]
-pub struct ConfigError {
+pub struct LambdaConfigError {
     pub variable: &'static str,
     pub problem: String,
 }
 
-fn bad(variable: &'static str, problem: impl ToString) -> ConfigError {
-    ConfigError {
+fn bad(variable: &'static str, problem: impl ToString) -> LambdaConfigError {
+    LambdaConfigError {
         variable,
         problem: problem.to_string(),
     }
@@ -114,17 +114,17 @@ fn bad(variable: &'static str, problem: impl ToString) -> ConfigError {
 
 impl LambdaConfig {
     /// Reads the process environment.
-    pub fn from_env() -> Result<Self, ConfigError> {
+    pub fn from_env() -> Result<Self, LambdaConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// Reads settings through `lookup` (the environment, or a map in tests).
-    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, LambdaConfigError> {
         Self::from_lookup_with(lookup, None)
     }
 
     /// Reads the process environment over a loaded tuning file: variables that are set win.
-    pub fn from_env_with(tuning: &LoadedTuning) -> Result<Self, ConfigError> {
+    pub fn from_env_with(tuning: &LoadedTuning) -> Result<Self, LambdaConfigError> {
         Self::from_lookup_with(|name| std::env::var(name).ok(), Some(tuning))
     }
 
@@ -133,7 +133,7 @@ impl LambdaConfig {
     pub fn from_lookup_with(
         lookup: impl Fn(&str) -> Option<String>,
         tuning: Option<&LoadedTuning>,
-    ) -> Result<Self, ConfigError> {
+    ) -> Result<Self, LambdaConfigError> {
         let get = |name: &str| {
             lookup(name)
                 .map(|v| v.trim().to_owned())
@@ -173,7 +173,7 @@ impl LambdaConfig {
                             Err(bad("DISABLED_RULES", &e))
                         }
                     })
-                    .collect::<Result<BTreeSet<String>, ConfigError>>()?,
+                    .collect::<Result<BTreeSet<String>, LambdaConfigError>>()?,
             };
             detector.disabled_rules.extend(ids);
         }

@@ -1,12 +1,13 @@
 //! The AWS Lambda adapter: it owns all I/O around the pure detector library.
 //!
 //! - [`events`]: which objects an invocation names (S3, SQS, SNS, EventBridge, CloudTrail
-//!   notices, S3 Batch Operations).
-//! - [`handler`]: fetch, scan, dedup, publish; the response each source expects.
+//!   notices, S3 Batch Operations) and the response each source expects.
+//! - [`handler`]: fetch, scan, gate; [`outcome`]: what became of each object.
 //! - [`delivery`]: claim → publish → confirm in bounded batches while an object is scanned.
 //! - [`ports`]: the traits the handler is generic over; [`s3`], [`sns`], [`dynamo`] implement
-//!   them with the AWS SDK.
-//! - [`config`]: environment variables, validated once at cold start.
+//!   them with the AWS SDK ([`sns::message`] is the pure message shaping).
+//! - [`config`]: environment variables, validated once at cold start; [`wiring`]: the cold
+//!   start itself (clients and processor), so the binary only hands it to the runtime.
 //! - [`metrics`]: CloudWatch Embedded Metric Format lines.
 //! - [`window_store`]: threshold-rule windows across invocations (DynamoDB) and the gate call.
 
@@ -16,13 +17,17 @@ pub mod dynamo;
 pub mod events;
 pub mod handler;
 pub mod metrics;
+pub mod outcome;
 pub mod ports;
 pub mod s3;
 pub mod sns;
 pub mod window_store;
+pub mod wiring;
 
 pub use config::LambdaConfig;
-pub use handler::{HandlerError, ObjectOutcome, Processor};
+pub use events::HandlerError;
+pub use handler::Processor;
+pub use outcome::{ObjectOutcome, ObjectReport};
 
 #[cfg(test)]
 mod tests;

@@ -99,3 +99,26 @@ impl DedupStore for NoDedupStore {
         Ok(())
     }
 }
+
+/// An optional table: `None` is [`NoDedupStore`] (duplicates removed within one invocation
+/// only), so a deployment without `DEDUP_TABLE` needs no other type.
+impl<D: DedupStore> DedupStore for Option<D> {
+    async fn claim(&self, alert: &Alert, lease_until: SystemTime) -> Result<Claim, String> {
+        match self {
+            Some(store) => store.claim(alert, lease_until).await,
+            None => NoDedupStore.claim(alert, lease_until).await,
+        }
+    }
+    async fn confirm(&self, alert: &Alert, token: &str) -> Result<(), String> {
+        match self {
+            Some(store) => store.confirm(alert, token).await,
+            None => NoDedupStore.confirm(alert, token).await,
+        }
+    }
+    async fn release(&self, alert: &Alert, token: &str) -> Result<(), String> {
+        match self {
+            Some(store) => store.release(alert, token).await,
+            None => NoDedupStore.release(alert, token).await,
+        }
+    }
+}

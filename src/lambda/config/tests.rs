@@ -3,7 +3,7 @@
 use super::*;
 use std::collections::HashMap;
 
-fn config(vars: &[(&str, &str)]) -> Result<LambdaConfig, ConfigError> {
+fn config(vars: &[(&str, &str)]) -> Result<LambdaConfig, LambdaConfigError> {
     let map: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -353,8 +353,11 @@ pub fn parse_timestamp(s: &str) -> Option<i64> {
 /// An exception that matched an alert but had expired for the record's `eventTime`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExpiredException {
+    /// The exception's name, as written in the tuning file.
     pub name: String,
+    /// Who asked for it, to be asked again.
     pub owner: String,
+    /// Its expiry as written in the tuning file (a date, or a timestamp).
     pub expires: String,
 }
 

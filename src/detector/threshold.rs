@@ -102,7 +102,9 @@ pub struct ThresholdState {
     pub counts: String,
     /// The members this record contributed.
     pub members: Vec<String>,
+    /// Distinct members that make a window fire.
     pub threshold: u32,
+    /// How long one window lasts.
     pub window_minutes: u32,
     /// Start of the window, Unix seconds: the aligned window of the record while pending, the
     /// window that reached the threshold once released.
@@ -162,7 +164,9 @@ pub struct WindowKey {
 /// How many distinct members a bucket holds, before and after adding a record's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowCount {
+    /// Distinct members in the window before this add.
     pub before: u64,
+    /// Distinct members after it.
     pub after: u64,
 }
 

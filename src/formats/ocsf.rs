@@ -29,6 +29,7 @@ const ACTIVITY_CREATE: u32 = 1;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum OcsfError {
     #[error("the alert has no well-formed eventTime and no fallback time was given")]
+    /// Neither the event time nor a fallback time to date the event.
     NoTime,
 }
 

@@ -69,17 +69,20 @@ impl<F: FnMut(Alert)> ScanSink for AlertsOnly<F> {
 /// What scanning one log object found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ScanStats {
+    /// Whether the object held CloudTrail records, a digest or Insight events.
     pub kind: LogKind,
     /// Records read and fully evaluated (including those no rule wanted).
     pub records: u64,
     /// Elements of `Records` that were not fully evaluated: not an object, unparsable, too
     /// big, or a record some interested rule could not judge.
     pub skipped_records: u64,
+    /// Alerts handed to the sink (threshold counts included).
     pub alerts: u64,
     /// Pending threshold alerts (counts towards a threshold, see `detector::threshold`).
     pub pending: u64,
     /// Alerts an exception suppressed.
     pub suppressed: u64,
+    /// Bytes after decompression, checked against the reader's limit.
     pub decompressed_bytes: u64,
 }
 
@@ -102,7 +105,9 @@ impl Default for ScanStats {
 #[error("{error}")]
 pub struct ScanError {
     #[source]
+    /// Why reading stopped.
     pub error: ReadError,
+    /// What was read and reported before it stopped.
     pub stats: ScanStats,
 }
 

@@ -49,12 +49,15 @@ impl Default for DetectorConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{0:?} is not an AWS account id (expected 12 digits)")]
+    /// Not a 12-digit account id.
     InvalidAccountId(String),
     #[error(
         "{0:?} is not an organization id or OU path (expected o-xxxxxxxxxx, optionally /r-xxxx/ou-xxxx-xxxxxxxx/...)"
     )]
+    /// Neither an organization id (`o-...`) nor an OU path.
     InvalidOrganization(String),
     #[error("unknown rule id {0:?} (known: {known})", known = known_rule_ids())]
+    /// A rule id not in the catalogue.
     UnknownRule(String),
 }
 

@@ -70,8 +70,10 @@ use std::collections::BTreeSet;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PolicyError {
     #[error("policy is a string that is not JSON")]
+    /// The document is not JSON.
     NotJson,
     #[error("policy is not a JSON object")]
+    /// JSON, but not a policy object.
     NotAnObject,
 }
 
@@ -111,15 +113,18 @@ pub struct StatementGrant {
 /// The analysis of a whole policy document: its `Allow` statements.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PolicyAnalysis {
+    /// One entry per `Allow` statement, in document order.
     pub grants: Vec<StatementGrant>,
 }
 
 /// Access a policy gives to parties outside a set of internal accounts.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ExternalAccess {
+    /// Accounts outside the internal set that are let in.
     pub accounts: BTreeSet<String>,
     /// Organizations (ids or OU paths) outside the trusted ones that a grant is narrowed to.
     pub organizations: BTreeSet<String>,
+    /// True when some statement lets in everyone.
     pub public: bool,
     /// External accounts let in through a service principal.
     pub via_service: BTreeSet<String>,

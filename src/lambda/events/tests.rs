@@ -102,7 +102,10 @@ fn test_events_and_other_event_types_are_acknowledged() {
             "s3": {"bucket": {"name": "b"}, "object": {"key": "k"}}}]});
     let named = only_direct(parse_invocation(&removed).unwrap());
     assert!(named.objects.is_empty());
-    assert!(parse_invocation(&json!({"hello": "world"})).is_err());
+    assert_eq!(
+        parse_invocation(&json!({"hello": "world"})),
+        Err(EventError::Unrecognised)
+    );
 }
 
 #[test]
@@ -111,5 +114,11 @@ fn plus_and_percent_in_keys() {
         decode_notification_key("b", "a+b%2Bc%20d").unwrap(),
         "a b+c d"
     );
-    assert!(decode_notification_key("b", "%FF").is_err());
+    assert_eq!(
+        decode_notification_key("b", "%FF"),
+        Err(EventError::UndecodableKey {
+            object: "s3://b/%FF".into()
+        }),
+        "the error names the object"
+    );
 }

@@ -88,42 +88,45 @@ fn scan_file(detector: &Detector, path: &Path) -> Vec<Alert> {
     alerts
 }
 
-fn snapshot_dir_of_logs(
-    fixtures: &str,
-    snapshots: &str,
-    detector: &Detector,
-    seen: &mut BTreeSet<String>,
-    problems: &mut Vec<String>,
-) {
-    snapshot_logs_as(fixtures, snapshots, detector, seen, problems, |alerts| {
-        serde_json::to_value(alerts).unwrap()
-    });
-}
-
-/// Scans every log under `fixtures` and checks `render(alerts)` against its snapshot.
-fn snapshot_logs_as(
-    fixtures: &str,
-    snapshots: &str,
+/// Scans every Stratus and contract fixture log and checks `render(alerts)` against its
+/// snapshot under `tests/snapshots/<kind>/`.
+fn snapshot_fixture_logs(
+    kind: &str,
     detector: &Detector,
     seen: &mut BTreeSet<String>,
     problems: &mut Vec<String>,
     render: impl Fn(&[Alert]) -> Value,
 ) {
-    for path in sorted_files(&root().join(fixtures)) {
-        let alerts = scan_file(detector, &path);
-        seen.extend(alerts.iter().map(|a| a.rule_id.clone()));
-        let stem = path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_end_matches(".gz")
-            .trim_end_matches(".json")
-            .to_owned();
-        problems.extend(check_snapshot(
-            &format!("{snapshots}/{stem}.json"),
-            &render(&alerts),
-        ));
+    for set in ["stratus", "contract"] {
+        let snapshots = format!("tests/snapshots/{kind}/{set}");
+        for path in sorted_files(&root().join("tests/fixtures").join(set)) {
+            snapshot_log(&path, &snapshots, detector, seen, problems, &render);
+        }
     }
+}
+
+/// Scans one log and checks `render(alerts)` against `<snapshots>/<stem>.json`.
+fn snapshot_log(
+    path: &Path,
+    snapshots: &str,
+    detector: &Detector,
+    seen: &mut BTreeSet<String>,
+    problems: &mut Vec<String>,
+    render: &impl Fn(&[Alert]) -> Value,
+) {
+    let alerts = scan_file(detector, path);
+    seen.extend(alerts.iter().map(|a| a.rule_id.clone()));
+    let stem = path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_end_matches(".gz")
+        .trim_end_matches(".json")
+        .to_owned();
+    problems.extend(check_snapshot(
+        &format!("{snapshots}/{stem}.json"),
+        &render(&alerts),
+    ));
 }
 
 #[test]
@@ -132,20 +135,9 @@ fn alerts_match_their_snapshots_and_every_rule_has_one() {
     let mut seen = BTreeSet::new();
     let mut problems = Vec::new();
 
-    snapshot_dir_of_logs(
-        "tests/fixtures/stratus",
-        "tests/snapshots/alerts/stratus",
-        &detector,
-        &mut seen,
-        &mut problems,
-    );
-    snapshot_dir_of_logs(
-        "tests/fixtures/contract",
-        "tests/snapshots/alerts/contract",
-        &detector,
-        &mut seen,
-        &mut problems,
-    );
+    snapshot_fixture_logs("alerts", &detector, &mut seen, &mut problems, |alerts| {
+        serde_json::to_value(alerts).unwrap()
+    });
 
     // Panther peer cases: one record each, with its own trusted accounts.
     let cases: Vec<Value> = serde_json::from_reader(
@@ -232,19 +224,7 @@ fn sns_envelopes_match_their_snapshots() {
     let detector = Detector::new(&DetectorConfig::default()).unwrap();
     let mut seen = BTreeSet::new();
     let mut problems = Vec::new();
-    for (fixtures, snapshots) in [
-        ("tests/fixtures/stratus", "tests/snapshots/sns/stratus"),
-        ("tests/fixtures/contract", "tests/snapshots/sns/contract"),
-    ] {
-        snapshot_logs_as(
-            fixtures,
-            snapshots,
-            &detector,
-            &mut seen,
-            &mut problems,
-            sns_envelope,
-        );
-    }
+    snapshot_fixture_logs("sns", &detector, &mut seen, &mut problems, sns_envelope);
     assert!(!seen.is_empty(), "no alert reached the SNS snapshots");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -5,10 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn a_repeated_delivery_publishes_nothing_new() {
-    let p = processor(FakeS3::default().with(
-        AMI_KEY,
-        fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-    ));
+    let p = processor(FakeS3::default().with_ami());
     p.handle(s3_event(&[AMI_KEY])).await.unwrap();
     p.handle(s3_event(&[AMI_KEY])).await.unwrap();
     p.handle(event("eventbridge-object-created.json"))
@@ -23,10 +20,7 @@ async fn a_repeated_delivery_publishes_nothing_new() {
 
 #[tokio::test]
 async fn a_failed_publish_releases_its_claim_and_the_retry_publishes_once() {
-    let p = processor(FakeS3::default().with(
-        AMI_KEY,
-        fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-    ));
+    let p = processor(FakeS3::default().with_ami());
     p.sink_for_tests().fail_next.store(1, Ordering::SeqCst);
     let err = p.handle(s3_event(&[AMI_KEY])).await.unwrap_err();
     assert!(err.to_string().contains("publish failed"), "{err}");
@@ -56,10 +50,7 @@ fn found_in(log: &str) -> Vec<Alert> {
 
 #[tokio::test]
 async fn a_run_killed_between_claim_and_publish_is_completed_by_a_retry_after_the_lease() {
-    let p = processor(FakeS3::default().with(
-        AMI_KEY,
-        fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-    ));
+    let p = processor(FakeS3::default().with_ami());
     // A first run (deadline at 60 s) found the alert and claimed it, then died before publishing.
     let found = found_in("aws.exfiltration.ec2-share-ami.json.gz");
     let lease_until = at(60) + crate::lambda::delivery::LEASE_MARGIN;
@@ -160,10 +151,7 @@ async fn repeats_of_one_key_in_an_object_are_dropped_before_publishing() {
 async fn a_failed_confirm_is_retried_so_a_later_delivery_does_not_publish_again() {
     // Issue 8.3: a confirm failure was only logged; the claim stayed pending and a redelivery
     // after the lease published the alert a second time.
-    let p = processor(FakeS3::default().with(
-        AMI_KEY,
-        fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-    ));
+    let p = processor(FakeS3::default().with_ami());
     p.dedup_for_tests().fail_confirms.store(2, Ordering::SeqCst);
     p.handle_until(s3_event(&[AMI_KEY]), at(60)).await.unwrap();
     p.dedup_for_tests().now.store(3600, Ordering::SeqCst);
@@ -220,10 +208,7 @@ async fn an_asynchronous_invocation_killed_after_claiming_is_completed_by_lambda
     // discarded. Function timeout here: 60 s.
     const TIMEOUT: u64 = 60;
     const RETRY_WAITS: [u64; 2] = [60, 120];
-    let p = processor(FakeS3::default().with(
-        AMI_KEY,
-        fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-    ));
+    let p = processor(FakeS3::default().with_ami());
     // Attempt 1 starts at 0, claims the alert and is killed while publishing (at 1 s).
     p.sink_for_tests().hang.store(true, Ordering::SeqCst);
     let killed = tokio::time::timeout(

@@ -5,10 +5,7 @@ use super::*;
 
 #[tokio::test]
 async fn an_s3_notification_with_spaces_and_plus_in_the_key_is_scanned() {
-    let p = processor(FakeS3::default().with(
-        AMI_KEY,
-        fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-    ));
+    let p = processor(FakeS3::default().with_ami());
     let response = p.handle(event("s3-notification.json")).await.unwrap();
     assert_eq!(response["alerts_published"], 1);
     let alerts = published(&p);
@@ -25,24 +22,14 @@ async fn eventbridge_sns_and_cloudtrail_notices_are_scanned() {
         "eventbridge-object-created.json",
         "sns-s3-notification.json",
     ] {
-        let p = processor(FakeS3::default().with(
-            AMI_KEY,
-            fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-        ));
+        let p = processor(FakeS3::default().with_ami());
         p.handle(event(name)).await.unwrap();
         assert_eq!(published(&p).len(), 1, "{name}");
     }
-    let p = processor(
-        FakeS3::default()
-            .with(
-                AMI_KEY,
-                fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-            )
-            .with(
-                LAMBDA_KEY,
-                fixture_log("aws.persistence.lambda-backdoor-function.json.gz"),
-            ),
-    );
+    let p = processor(FakeS3::default().with_ami().with(
+        LAMBDA_KEY,
+        fixture_log("aws.persistence.lambda-backdoor-function.json.gz"),
+    ));
     p.handle(event("sns-cloudtrail-notice.json")).await.unwrap();
     assert_eq!(published(&p).len(), 2);
 }
@@ -52,10 +39,7 @@ async fn a_corrupt_object_beside_a_good_one_loses_nothing_and_is_not_retried() {
     let corrupt = "AWSLogs/111122223333/CloudTrail/us-east-1/2024/08/01/corrupt.json.gz";
     let p = processor(
         FakeS3::default()
-            .with(
-                AMI_KEY,
-                fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-            )
+            .with_ami()
             .with(corrupt, vec![0x1f, 0x8b, 0x08, 0x00, 0xde, 0xad]),
     );
     let response = p.handle(s3_event(&[corrupt, AMI_KEY])).await.unwrap();
@@ -65,17 +49,10 @@ async fn a_corrupt_object_beside_a_good_one_loses_nothing_and_is_not_retried() {
 
 #[tokio::test]
 async fn transient_failures_fail_the_invocation_for_a_retry() {
-    let p = processor(
-        FakeS3::default()
-            .with(
-                AMI_KEY,
-                fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-            )
-            .failing(
-                LAMBDA_KEY,
-                FetchError::Transient("SlowDown (HTTP 503)".into()),
-            ),
-    );
+    let p = processor(FakeS3::default().with_ami().failing(
+        LAMBDA_KEY,
+        FetchError::Transient("SlowDown (HTTP 503)".into()),
+    ));
     let err = p
         .handle(s3_event(&[AMI_KEY, LAMBDA_KEY]))
         .await
@@ -124,17 +101,10 @@ async fn missing_objects_digests_insights_and_empty_objects_are_acknowledged() {
 
 #[tokio::test]
 async fn sqs_reports_only_the_failed_messages() {
-    let p = processor(
-        FakeS3::default()
-            .with(
-                AMI_KEY,
-                fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-            )
-            .failing(
-                LAMBDA_KEY,
-                FetchError::Transient("InternalError (HTTP 500)".into()),
-            ),
-    );
+    let p = processor(FakeS3::default().with_ami().failing(
+        LAMBDA_KEY,
+        FetchError::Transient("InternalError (HTTP 500)".into()),
+    ));
     let response = p.handle(event("sqs-mixed.json")).await.unwrap();
     let failed: Vec<&str> = response["batchItemFailures"]
         .as_array()
@@ -151,10 +121,7 @@ async fn sqs_reports_only_the_failed_messages() {
 #[tokio::test]
 async fn batch_operations_answer_per_task() {
     for name in ["s3-batch-1.0.json", "s3-batch-2.0.json"] {
-        let p = processor(FakeS3::default().with(
-            AMI_KEY,
-            fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-        ));
+        let p = processor(FakeS3::default().with_ami());
         let response = p.handle(event(name)).await.unwrap();
         assert_eq!(
             response["results"][0]["resultCode"], "Succeeded",
@@ -175,10 +142,7 @@ async fn batch_operations_answer_per_task() {
     ]);
     let p = processor(
         FakeS3::default()
-            .with(
-                AMI_KEY,
-                fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
-            )
+            .with_ami()
             .failing(LAMBDA_KEY, FetchError::Transient("503".into())),
     );
     let response = p.handle(job).await.unwrap();

@@ -68,6 +68,13 @@ impl FakeS3 {
             .insert((BUCKET.into(), key.into()), body);
         self
     }
+    /// The Stratus AMI-share detonation at [`AMI_KEY`]: one alert.
+    fn with_ami(self) -> Self {
+        self.with(
+            AMI_KEY,
+            fixture_log("aws.exfiltration.ec2-share-ami.json.gz"),
+        )
+    }
     fn failing(self, key: &str, error: FetchError) -> Self {
         self.failures.lock().unwrap().insert(key.into(), error);
         self

@@ -1,5 +1,5 @@
 //! What became of an object and of an invocation: the handler produces these, the metrics count
-//! them and each event source's response ([`crate::lambda::events`]) is built from them.
+//! them and each event source's response ([`super::events`]) is built from them.
 
 /// What happened to one object.
 #[derive(Debug, Clone, PartialEq, Eq)]

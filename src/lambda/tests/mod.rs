@@ -6,7 +6,9 @@ use crate::lambda::config::LambdaConfig;
 use crate::lambda::events::HandlerError;
 use crate::lambda::events::ObjectRef;
 use crate::lambda::handler::Processor;
-use crate::lambda::ports::{AlertSink, Claim, DedupStore, FetchError, ObjectSource, OpenedObject};
+use crate::lambda::ports::{
+    AlertSink, Claim, DedupError, DedupStore, FetchError, ObjectSource, OpenedObject,
+};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::path::Path;
@@ -175,7 +177,7 @@ fn at(secs: u64) -> SystemTime {
 }
 
 impl DedupStore for FakeTable {
-    async fn claim(&self, alert: &Alert, lease_until: SystemTime) -> Result<Claim, String> {
+    async fn claim(&self, alert: &Alert, lease_until: SystemTime) -> Result<Claim, DedupError> {
         let now = self.now.load(Ordering::SeqCst);
         let mut items = self.items.lock().unwrap();
         if let Some(e) = items.get(&alert.dedup_key).filter(|e| e.expires_at >= now) {
@@ -198,7 +200,7 @@ impl DedupStore for FakeTable {
         );
         Ok(Claim::Granted { token })
     }
-    async fn confirm(&self, alert: &Alert, token: &str) -> Result<(), String> {
+    async fn confirm(&self, alert: &Alert, token: &str) -> Result<(), DedupError> {
         if self.hang_confirms.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
@@ -208,7 +210,11 @@ impl DedupStore for FakeTable {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
             .is_ok()
         {
-            return Err("ProvisionedThroughputExceededException".into());
+            return Err(DedupError::new(
+                "UpdateItem",
+                alert,
+                "ProvisionedThroughputExceededException",
+            ));
         }
         let mut items = self.items.lock().unwrap();
         match items.get_mut(&alert.dedup_key) {
@@ -216,10 +222,10 @@ impl DedupStore for FakeTable {
                 e.published = true;
                 Ok(())
             }
-            _ => Err("claim lost".into()),
+            _ => Err(DedupError::new("UpdateItem", alert, "claim lost")),
         }
     }
-    async fn release(&self, alert: &Alert, token: &str) -> Result<(), String> {
+    async fn release(&self, alert: &Alert, token: &str) -> Result<(), DedupError> {
         let mut items = self.items.lock().unwrap();
         if items
             .get(&alert.dedup_key)

@@ -130,7 +130,7 @@ impl<'a, K: AlertSink, D: DedupStore> Delivery<'a, K, D> {
                     if let Err(release_error) = self.dedup.release(alert, token).await {
                         tracing::warn!(dedup_key = %alert.dedup_key, error = %release_error, "could not release claim; it ends with its lease");
                     }
-                    self.problem(format!("publish failed for {}: {e}", alert.rule_id));
+                    self.problem(e.to_string());
                 }
             }
         }

@@ -43,7 +43,33 @@ pub trait ObjectSource: Send + Sync + 'static {
 pub trait AlertSink: Send + Sync + 'static {
     /// Publishes `alerts`; one result per alert, in order. An `Err` means the alert was not
     /// delivered and the caller must keep it for a retry.
-    fn publish(&self, alerts: &[Alert]) -> impl Future<Output = Vec<Result<(), String>>> + Send;
+    fn publish(
+        &self,
+        alerts: &[Alert],
+    ) -> impl Future<Output = Vec<Result<(), PublishError>>> + Send;
+}
+
+/// An alert the sink did not take: the caller keeps it and the object is retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("publish failed for a {rule_id} alert of {object}: {detail}")]
+pub struct PublishError {
+    /// `s3://bucket/key` of the log the alert was found in.
+    pub object: String,
+    /// The rule that raised the alert.
+    pub rule_id: String,
+    /// What the sink said (an SNS error code and message).
+    pub detail: String,
+}
+
+impl PublishError {
+    /// `alert` was not delivered because of `detail`.
+    pub fn new(alert: &Alert, detail: impl ToString) -> Self {
+        PublishError {
+            object: alert.log_object.location.clone(),
+            rule_id: alert.rule_id.clone(),
+            detail: detail.to_string(),
+        }
+    }
 }
 
 /// A dedup-table call that failed, naming the alert's log object: the object is retried (or,

@@ -9,7 +9,7 @@ pub use message::{
 };
 
 use crate::detector::Alert;
-use crate::lambda::ports::AlertSink;
+use crate::lambda::ports::{AlertSink, PublishError};
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
@@ -173,13 +173,17 @@ fn is_retryable_call<E: ProvideErrorMetadata>(error: &aws_sdk_sns::error::SdkErr
 }
 
 impl AlertSink for SnsSink {
-    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
+    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), PublishError>> {
         let messages: Vec<PreparedMessage> = alerts.iter().map(prepare).collect();
         let mut results: Vec<Result<(), String>> = vec![Err("not sent".to_owned()); messages.len()];
         for batch in batches(&messages) {
             self.send_batch(&messages, &batch, &mut results).await;
         }
         results
+            .into_iter()
+            .zip(alerts)
+            .map(|(result, alert)| result.map_err(|detail| PublishError::new(alert, detail)))
+            .collect()
     }
 }
 

@@ -7,7 +7,7 @@ use crate::lambda::events::HandlerError;
 use crate::lambda::events::ObjectRef;
 use crate::lambda::handler::Processor;
 use crate::lambda::ports::{
-    AlertSink, Claim, DedupError, DedupStore, FetchError, ObjectSource, OpenedObject,
+    AlertSink, Claim, DedupError, DedupStore, FetchError, ObjectSource, OpenedObject, PublishError,
 };
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -120,7 +120,7 @@ struct FakeSns {
 }
 
 impl AlertSink for FakeSns {
-    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
+    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), PublishError>> {
         if self.hang.load(Ordering::SeqCst) {
             std::future::pending::<()>().await;
         }
@@ -136,7 +136,7 @@ impl AlertSink for FakeSns {
                     .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
                     .is_ok()
                 {
-                    Err("Throttling: Rate exceeded".into())
+                    Err(PublishError::new(a, "Throttling: Rate exceeded"))
                 } else {
                     self.published.lock().unwrap().push(a.clone());
                     Ok(())

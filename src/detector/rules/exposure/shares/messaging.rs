@@ -44,28 +44,43 @@ fn queue_arn(zone: &Zone<'_>, params: &SqsParams) -> String {
     zone.arn("sqs", true, opt_str(&params.queue_name).unwrap_or(""))
 }
 
+/// `AddPermission` (SQS and SNS): the accounts it names directly, and its actions with the
+/// service's prefix.
+fn add_permission(
+    exposure: &mut Exposure,
+    zone: &Zone<'_>,
+    account_ids: &Option<Value>,
+    actions: &[&Option<Value>],
+    service: &str,
+) {
+    let mut accounts = Vec::new();
+    if let Some(v) = account_ids {
+        string_leaves(v, &mut accounts);
+    }
+    for account in accounts {
+        add_principal(exposure, zone, &account);
+    }
+    let mut names = Vec::new();
+    for v in actions.iter().copied().flatten() {
+        string_leaves(v, &mut names);
+    }
+    exposure
+        .actions
+        .extend(names.into_iter().map(|a| format!("{service}:{a}")));
+}
+
 /// An SQS queue policy or permission.
 pub fn sqs_queue(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
     let params: SqsParams = record.require_request_parameters()?;
     let mut exposure = Exposure::of("sqs-queue", queue_arn(zone, &params));
     if record.name() == "AddPermission" {
-        let mut accounts = Vec::new();
-        if let Some(v) = &params.account_ids {
-            string_leaves(v, &mut accounts);
-        }
-        for account in accounts {
-            add_principal(&mut exposure, zone, &account);
-        }
-        let mut actions = Vec::new();
-        for v in [&params.actions, &params.action_names]
-            .into_iter()
-            .flatten()
-        {
-            string_leaves(v, &mut actions);
-        }
-        exposure
-            .actions
-            .extend(actions.into_iter().map(|a| format!("sqs:{a}")));
+        add_permission(
+            &mut exposure,
+            zone,
+            &params.account_ids,
+            &[&params.actions, &params.action_names],
+            "sqs",
+        );
         return Ok(Some(exposure));
     }
     let policy = params
@@ -111,20 +126,13 @@ pub fn sns_topic(record: &Record<'_>, zone: &Zone<'_>) -> Extracted {
     let mut exposure = Exposure::of("sns-topic", resource);
     match record.name() {
         "AddPermission" => {
-            let mut accounts = Vec::new();
-            if let Some(v) = &params.account_ids {
-                string_leaves(v, &mut accounts);
-            }
-            for account in accounts {
-                add_principal(&mut exposure, zone, &account);
-            }
-            let mut actions = Vec::new();
-            if let Some(v) = &params.action_names {
-                string_leaves(v, &mut actions);
-            }
-            exposure
-                .actions
-                .extend(actions.into_iter().map(|a| format!("sns:{a}")));
+            add_permission(
+                &mut exposure,
+                zone,
+                &params.account_ids,
+                &[&params.action_names],
+                "sns",
+            );
         }
         "SetTopicAttributes" => {
             if !opt_str(&params.attribute_name).is_some_and(|n| n.eq_ignore_ascii_case("Policy")) {

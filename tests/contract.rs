@@ -5,6 +5,9 @@
 //! one fixture log per rule under `tests/fixtures/contract/` for rules the first two do not reach.
 //! Every rule in the catalogue must appear in at least one snapshot.
 //!
+//! What SNS receives around each of those alerts (subject, message attributes, the protocols of
+//! the per-protocol message, the FIFO group) is pinned the same way under `tests/snapshots/sns/`.
+//!
 //! After an intended change, regenerate with `UPDATE_SNAPSHOTS=1 cargo test --test contract`
 //! and review the diff.
 
@@ -85,26 +88,45 @@ fn scan_file(detector: &Detector, path: &Path) -> Vec<Alert> {
     alerts
 }
 
-fn snapshot_dir_of_logs(
-    fixtures: &str,
+/// Scans every Stratus and contract fixture log and checks `render(alerts)` against its
+/// snapshot under `tests/snapshots/<kind>/`.
+fn snapshot_fixture_logs(
+    kind: &str,
+    detector: &Detector,
+    seen: &mut BTreeSet<String>,
+    problems: &mut Vec<String>,
+    render: impl Fn(&[Alert]) -> Value,
+) {
+    for set in ["stratus", "contract"] {
+        let snapshots = format!("tests/snapshots/{kind}/{set}");
+        for path in sorted_files(&root().join("tests/fixtures").join(set)) {
+            snapshot_log(&path, &snapshots, detector, seen, problems, &render);
+        }
+    }
+}
+
+/// Scans one log and checks `render(alerts)` against `<snapshots>/<stem>.json`.
+fn snapshot_log(
+    path: &Path,
     snapshots: &str,
     detector: &Detector,
     seen: &mut BTreeSet<String>,
     problems: &mut Vec<String>,
+    render: &impl Fn(&[Alert]) -> Value,
 ) {
-    for path in sorted_files(&root().join(fixtures)) {
-        let alerts = scan_file(detector, &path);
-        seen.extend(alerts.iter().map(|a| a.rule_id.clone()));
-        let stem = path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .trim_end_matches(".gz")
-            .trim_end_matches(".json")
-            .to_owned();
-        let value = serde_json::to_value(&alerts).unwrap();
-        problems.extend(check_snapshot(&format!("{snapshots}/{stem}.json"), &value));
-    }
+    let alerts = scan_file(detector, path);
+    seen.extend(alerts.iter().map(|a| a.rule_id.clone()));
+    let stem = path
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .trim_end_matches(".gz")
+        .trim_end_matches(".json")
+        .to_owned();
+    problems.extend(check_snapshot(
+        &format!("{snapshots}/{stem}.json"),
+        &render(&alerts),
+    ));
 }
 
 #[test]
@@ -113,20 +135,9 @@ fn alerts_match_their_snapshots_and_every_rule_has_one() {
     let mut seen = BTreeSet::new();
     let mut problems = Vec::new();
 
-    snapshot_dir_of_logs(
-        "tests/fixtures/stratus",
-        "tests/snapshots/alerts/stratus",
-        &detector,
-        &mut seen,
-        &mut problems,
-    );
-    snapshot_dir_of_logs(
-        "tests/fixtures/contract",
-        "tests/snapshots/alerts/contract",
-        &detector,
-        &mut seen,
-        &mut problems,
-    );
+    snapshot_fixture_logs("alerts", &detector, &mut seen, &mut problems, |alerts| {
+        serde_json::to_value(alerts).unwrap()
+    });
 
     // Panther peer cases: one record each, with its own trusted accounts.
     let cases: Vec<Value> = serde_json::from_reader(
@@ -175,6 +186,46 @@ fn alerts_match_their_snapshots_and_every_rule_has_one() {
             "rules with no alert snapshot (add a log under tests/fixtures/contract/): {missing:?}"
         ));
     }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// What SNS receives for one alert besides the body: the subject, the message attributes
+/// subscription filter policies select on, the protocols of the `MessageStructure: json` body,
+/// and the FIFO group (the deduplication id is a digest of the alert's dedup key).
+#[cfg(feature = "lambda")]
+fn sns_envelope(alerts: &[Alert]) -> Value {
+    use trailwatch::lambda::sns::prepare;
+    let envelopes: Vec<Value> = alerts
+        .iter()
+        .map(|alert| {
+            let message = prepare(alert);
+            let body: serde_json::Map<String, Value> =
+                serde_json::from_str(&message.body).expect("a MessageStructure json body");
+            let attributes: serde_json::Map<String, Value> = message
+                .attributes
+                .iter()
+                .map(|(name, value)| (name.to_string(), Value::String(value.clone())))
+                .collect();
+            serde_json::json!({
+                "rule_id": alert.rule_id,
+                "subject": message.subject,
+                "message_attributes": attributes,
+                "message_structure_keys": body.keys().collect::<Vec<_>>(),
+                "fifo_group_id": message.group_id,
+            })
+        })
+        .collect();
+    Value::Array(envelopes)
+}
+
+#[cfg(feature = "lambda")]
+#[test]
+fn sns_envelopes_match_their_snapshots() {
+    let detector = Detector::new(&DetectorConfig::default()).unwrap();
+    let mut seen = BTreeSet::new();
+    let mut problems = Vec::new();
+    snapshot_fixture_logs("sns", &detector, &mut seen, &mut problems, sns_envelope);
+    assert!(!seen.is_empty(), "no alert reached the SNS snapshots");
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
 

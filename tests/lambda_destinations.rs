@@ -158,7 +158,7 @@ async fn a_failing_chat_topic_delays_only_the_chat_message() {
     let first = processor.handle(stack.s3_notification(&[KEY])).await;
     match first {
         Err(HandlerError::Retry { first, .. }) => {
-            assert!(first.contains("chat failed for"), "{first}")
+            assert!(first.contains("chat: publish failed for"), "{first}")
         }
         other => panic!("the object must be retried: {other:?}"),
     }
@@ -338,7 +338,7 @@ async fn malformed_findings_are_reported_not_retried() {
     assert!(
         results[0]
             .as_ref()
-            .is_err_and(|e| e.contains("InvalidInput")),
+            .is_err_and(|e| e.detail.contains("InvalidInput")),
         "{results:?}"
     );
     assert!(results[1].is_ok(), "{results:?}");

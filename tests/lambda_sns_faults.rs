@@ -140,13 +140,16 @@ async fn sender_faults_are_reported_not_retried_and_never_silently_dropped() {
             .build()
     });
     let client = mock_client!(aws_sdk_sns, RuleMode::MatchAny, [&rejected]);
-    let results = sink(client).publish(&alerts(2)).await;
+    let sent = alerts(2);
+    let results = sink(client).publish(&sent).await;
     assert_eq!(rejected.num_calls(), 1);
-    assert!(
-        results
-            .iter()
-            .all(|r| r.as_ref().unwrap_err().contains("InvalidParameter"))
-    );
+    for (result, alert) in results.iter().zip(&sent) {
+        let error = result.as_ref().unwrap_err();
+        assert!(error.detail.contains("InvalidParameter"), "{error}");
+        // The error names the log object, so the retry and the log line point at it.
+        assert_eq!(error.object, alert.log_object.location);
+        assert_eq!(error.rule_id, alert.rule_id);
+    }
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ use support::{Stack, stack, stratus, unique};
 use trailwatch::lambda::Processor;
 use trailwatch::lambda::config::TuningSource;
 use trailwatch::lambda::events::ObjectRef;
-use trailwatch::lambda::handler::ObjectOutcome;
+use trailwatch::lambda::outcome::ObjectOutcome;
 use trailwatch::lambda::reload::{TuningClients, TuningReloader};
 use trailwatch::lambda::tuning_metrics::ReloadOutcome;
 
@@ -68,7 +68,7 @@ where
         .await
 }
 
-fn report(outcome: ObjectOutcome) -> trailwatch::lambda::handler::ObjectReport {
+fn report(outcome: ObjectOutcome) -> trailwatch::lambda::outcome::ObjectReport {
     match outcome {
         ObjectOutcome::Scanned(report) => report,
         other => panic!("not scanned: {other:?}"),

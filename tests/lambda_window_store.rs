@@ -5,6 +5,7 @@
 mod support;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use std::collections::HashMap;
 use std::sync::Arc;
 use trailwatch::detector::threshold::{MAX_MEMBERS, ThresholdGate, WindowKey};
 use trailwatch::detector::{Alert, Detector, DetectorConfig, ReaderConfig, scan_log};
@@ -28,6 +29,22 @@ fn key(bucket: &str) -> WindowKey {
     }
 }
 
+/// The window's item as the table holds it.
+async fn stored_item(
+    ddb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    key: &WindowKey,
+) -> HashMap<String, AttributeValue> {
+    ddb.get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(key.bucket.clone()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the window's item exists")
+}
+
 fn members(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
 }
@@ -49,15 +66,7 @@ async fn distinct_members_are_counted_before_and_after_each_write() {
     assert_eq!((other.before, other.after), (0, 1));
 
     // The item carries the TTL attribute the table expires it by.
-    let item = ddb
-        .get_item()
-        .table_name(&table)
-        .key("pk", AttributeValue::S(k.bucket.clone()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = stored_item(&ddb, &table, &k).await;
     assert_eq!(item["expires_at"].as_n().unwrap(), "1722516400");
     assert_eq!(item["members"].as_ss().unwrap().len(), 3);
 }
@@ -83,15 +92,7 @@ async fn concurrent_writers_lose_no_member() {
     // ADD to a set never loses a concurrent writer's member. (DynamoDB also serialises the
     // writes of one item, so each writer sees a different size; moto does not, so the
     // before/after counts are checked by the sequential test only.)
-    let item = ddb
-        .get_item()
-        .table_name(&table)
-        .key("pk", AttributeValue::S(k.bucket.clone()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = stored_item(&ddb, &table, &k).await;
     assert_eq!(item["members"].as_ss().unwrap().len(), 16);
 }
 
@@ -110,15 +111,7 @@ async fn a_full_bucket_saturates_without_growing() {
         (count.before, count.after),
         (MAX_MEMBERS as u64, MAX_MEMBERS as u64)
     );
-    let item = ddb
-        .get_item()
-        .table_name(&table)
-        .key("pk", AttributeValue::S(k.bucket.clone()))
-        .send()
-        .await
-        .unwrap()
-        .item
-        .unwrap();
+    let item = stored_item(&ddb, &table, &k).await;
     assert_eq!(item["members"].as_ss().unwrap().len(), MAX_MEMBERS);
 }
 

@@ -330,7 +330,10 @@ async fn alert_heavy_objects_take_no_more_memory_than_quiet_ones() {
 struct CountingSink(std::sync::atomic::AtomicU64);
 
 impl trailwatch::lambda::ports::AlertSink for CountingSink {
-    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
+    async fn publish(
+        &self,
+        alerts: &[Alert],
+    ) -> Vec<Result<(), trailwatch::lambda::ports::PublishError>> {
         self.0
             .fetch_add(alerts.len() as u64, std::sync::atomic::Ordering::SeqCst);
         vec![Ok(()); alerts.len()]

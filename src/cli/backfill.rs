@@ -593,7 +593,7 @@ mod tests {
         // key back.
         #[cfg(feature = "lambda")]
         assert_eq!(
-            crate::lambda::events::decode_notification_key("a+b%2Bc%2Cd%25e").unwrap(),
+            crate::lambda::events::decode_notification_key("bucket", "a+b%2Bc%2Cd%25e").unwrap(),
             "a b+c,d%e"
         );
     }

@@ -11,6 +11,7 @@ use serde_json::Value;
 /// Where a record came from: `s3://bucket/key` or a file path, and its position in the log.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogObject {
+    /// `s3://bucket/key` (Lambda) or the file path (CLI) the record was read from.
     pub location: String,
     /// Zero-based position of the record in the log's `Records` array.
     pub record_index: u64,
@@ -19,27 +20,41 @@ pub struct LogObject {
 /// Who made the call.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Actor {
+    /// `userIdentity.arn`: the caller's IAM principal or assumed-role session.
     pub arn: Option<String>,
+    /// `userIdentity.type` (`IAMUser`, `AssumedRole`, `Root`, `AWSService`, ...).
     #[serde(rename = "type")]
     pub identity_type: Option<String>,
+    /// The account the caller belongs to (not always the account acted on).
     pub account_id: Option<String>,
+    /// `userIdentity.principalId`, stable across renames of the user or role.
     pub principal_id: Option<String>,
+    /// `userIdentity.userName` (IAM users and root; role sessions have none).
     pub user_name: Option<String>,
     /// For assumed roles: the role the session came from.
     pub session_issuer_arn: Option<String>,
+    /// The access key the call was signed with (`ASIA...` for temporary credentials).
     pub access_key_id: Option<String>,
+    /// The AWS service that made the call on the caller's behalf, if any.
     pub invoked_by: Option<String>,
+    /// `sourceIPAddress`: an IP address, or a service name for calls made by AWS.
     pub source_ip: Option<String>,
+    /// `userAgent`: the SDK, CLI or console that made the call.
     pub user_agent: Option<String>,
 }
 
 /// One ATT&CK mapping as written in an alert.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AttackRef {
+    /// ATT&CK tactic id, e.g. `TA0010`.
     pub tactic_id: String,
+    /// ATT&CK tactic name, e.g. `Exfiltration`.
     pub tactic_name: String,
+    /// ATT&CK technique id, e.g. `T1537`.
     pub technique_id: String,
+    /// ATT&CK technique name.
     pub technique_name: String,
+    /// Link to the technique on attack.mitre.org.
     pub technique_reference: String,
 }
 
@@ -58,34 +73,53 @@ impl From<&Attack> for AttackRef {
 /// A detection, with everything a responder needs to triage it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Alert {
+    /// Stable id of the rule that fired (kebab-case; subscription filters select on it).
     pub rule_id: String,
+    /// The rule's one-line title.
     pub title: String,
+    /// This alert's severity (a rule may lower it, e.g. for a failed attempt).
     pub severity: Severity,
+    /// 0-100 score for ordering alerts of one severity.
     pub risk_score: u8,
+    /// One sentence saying who did what to which resource.
     pub summary: String,
+    /// The record's `eventID`.
     pub event_id: Option<String>,
+    /// The record's `eventTime` (ISO 8601, UTC).
     pub event_time: Option<String>,
+    /// The API call, CloudTrail's `eventName`.
     pub event_name: String,
+    /// The service endpoint, CloudTrail's `eventSource`.
     pub event_source: String,
     /// `errorCode` (else `errorMessage`) when the call failed: an attempt, not a change.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_code: Option<String>,
     /// The account the event happened in (`recipientAccountId`).
     pub account_id: Option<String>,
+    /// The record's `awsRegion`.
     pub region: Option<String>,
+    /// Who made the call.
     pub actor: Actor,
+    /// Rule-specific facts (accounts granted, resource, old and new values).
     pub details: Value,
+    /// ATT&CK techniques the rule maps to.
     pub mitre_attack: Vec<AttackRef>,
+    /// Documentation and published rules behind the detection.
     pub references: Vec<String>,
+    /// Steps to take first when triaging this alert.
     pub triage: Vec<String>,
+    /// Known benign causes of this alert.
     pub false_positives: Vec<String>,
     /// Same key within `dedup_period_minutes` means the same alert.
     pub dedup_key: String,
+    /// How long a repeat of the same dedup key is suppressed.
     pub dedup_period_minutes: u32,
+    /// Where the record was read from.
     pub log_object: LogObject,
     /// The full CloudTrail record (possibly shrunk to fit a transport, see `record_truncated`).
     pub record: Value,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    /// True when `record` (or other fields) were cut to fit the delivery channel.
     pub record_truncated: bool,
     /// Threshold rules only: the count this alert belongs to. Pending (no `distinct` yet) until
     /// a [`ThresholdGate`](crate::detector::threshold::ThresholdGate) releases it.

@@ -8,10 +8,15 @@ pub fn is_account_id(s: &str) -> bool {
 /// The parts of an ARN: `arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Arn<'a> {
+    /// `aws`, `aws-cn`, `aws-us-gov`, ...
     pub partition: &'a str,
+    /// The service namespace (`iam`, `s3`, ...).
     pub service: &'a str,
+    /// The region, empty for global resources.
     pub region: &'a str,
+    /// The owning account id, empty for S3 buckets and some global resources.
     pub account: &'a str,
+    /// Everything after the account field (`role/Name`, `bucket/key`, ...).
     pub resource: &'a str,
 }
 

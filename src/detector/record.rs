@@ -21,14 +21,19 @@ use std::marker::PhantomData;
 #[serde(rename_all = "camelCase")]
 pub struct Record<'a> {
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `eventVersion` (e.g. `1.08`).
     pub event_version: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `eventTime`, ISO 8601 UTC.
     pub event_time: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `eventSource`, the service endpoint (`iam.amazonaws.com`).
     pub event_source: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `eventName`, the API call.
     pub event_name: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `awsRegion`.
     pub aws_region: Option<Cow<'a, str>>,
     #[serde(
         default,
@@ -36,30 +41,43 @@ pub struct Record<'a> {
         rename = "sourceIPAddress",
         deserialize_with = "lenient_str"
     )]
+    /// `sourceIPAddress`: an address, or a service name.
     pub source_ip_address: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `userAgent`.
     pub user_agent: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_object")]
+    /// `userIdentity`: who made the call.
     pub user_identity: Option<UserIdentity<'a>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `recipientAccountId`: the account whose trail logged the call.
     pub recipient_account_id: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `errorCode`, set when the call failed.
     pub error_code: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `errorMessage`, sometimes set without an error code.
     pub error_message: Option<Cow<'a, str>>,
     #[serde(default, borrow, rename = "eventID", deserialize_with = "lenient_str")]
+    /// `eventID`.
     pub event_id: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `eventType` (`AwsApiCall`, `AwsConsoleSignIn`, ...).
     pub event_type: Option<Cow<'a, str>>,
     #[serde(default, deserialize_with = "lenient_bool")]
+    /// `readOnly`.
     pub read_only: Option<bool>,
     #[serde(default, borrow)]
+    /// `requestParameters`, left raw until a rule parses it.
     pub request_parameters: Option<&'a RawValue>,
     #[serde(default, borrow)]
+    /// `responseElements`, left raw until a rule parses it.
     pub response_elements: Option<&'a RawValue>,
     #[serde(default, borrow)]
+    /// `resources`, left raw until a rule parses it.
     pub resources: Option<&'a RawValue>,
     #[serde(default, borrow)]
+    /// `additionalEventData`, left raw until a rule parses it.
     pub additional_event_data: Option<&'a RawValue>,
     /// The record's own JSON text, kept for the alert's `record` field.
     #[serde(skip)]
@@ -71,20 +89,28 @@ pub struct Record<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct UserIdentity<'a> {
     #[serde(default, borrow, rename = "type", deserialize_with = "lenient_str")]
+    /// `type` (`IAMUser`, `AssumedRole`, `Root`, `AWSService`, ...).
     pub identity_type: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `principalId`.
     pub principal_id: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `arn` of the caller.
     pub arn: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `accountId` the caller belongs to.
     pub account_id: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `accessKeyId` the call was signed with.
     pub access_key_id: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `userName` (IAM users and root).
     pub user_name: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `invokedBy`: the service acting for the caller.
     pub invoked_by: Option<Cow<'a, str>>,
     #[serde(default, borrow, deserialize_with = "lenient_object")]
+    /// `sessionContext` of temporary credentials.
     pub session_context: Option<SessionContext<'a>>,
 }
 
@@ -93,6 +119,7 @@ pub struct UserIdentity<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct SessionContext<'a> {
     #[serde(default, borrow, deserialize_with = "lenient_object")]
+    /// `sessionIssuer`: the role or user that issued the session.
     pub session_issuer: Option<SessionIssuer<'a>>,
 }
 
@@ -101,8 +128,10 @@ pub struct SessionContext<'a> {
 #[serde(rename_all = "camelCase")]
 pub struct SessionIssuer<'a> {
     #[serde(default, borrow, deserialize_with = "lenient_str")]
+    /// `arn` of the issuing role or user.
     pub arn: Option<Cow<'a, str>>,
     #[serde(default, borrow, rename = "type", deserialize_with = "lenient_str")]
+    /// `type` of the issuer (`Role`, `IAMUser`, `Root`).
     pub issuer_type: Option<Cow<'a, str>>,
 }
 

@@ -11,10 +11,15 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
+    /// Worth knowing; no action expected.
     Info,
+    /// Review when convenient.
     Low,
+    /// Review the same day.
     Medium,
+    /// Likely attack activity: review now.
     High,
+    /// Active compromise or loss of logging: page someone.
     Critical,
 }
 
@@ -61,9 +66,13 @@ impl FromStr for Severity {
 /// One MITRE ATT&CK mapping: a technique under a tactic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Attack {
+    /// ATT&CK tactic id, e.g. `TA0010`.
     pub tactic_id: &'static str,
+    /// ATT&CK tactic name.
     pub tactic_name: &'static str,
+    /// ATT&CK technique id, e.g. `T1537`.
     pub technique_id: &'static str,
+    /// ATT&CK technique name.
     pub technique_name: &'static str,
 }
 
@@ -80,8 +89,11 @@ impl Attack {
 /// The published detection a rule implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct SourceRule {
+    /// Whose rule it is (Panther, Elastic, Sigma, Datadog, ...).
     pub vendor: &'static str,
+    /// The rule's published name.
     pub name: &'static str,
+    /// The rule's published id or path, to find it again.
     pub id: &'static str,
 }
 
@@ -89,6 +101,7 @@ pub struct SourceRule {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum NameMatch {
+    /// Exactly this `eventName`.
     Exact(&'static str),
     /// Versioned API names such as Lambda's `AddPermission20150331v2`.
     Prefix(&'static str),
@@ -100,7 +113,9 @@ pub enum NameMatch {
 /// One (eventSource, eventName) a rule is interested in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct EventSelector {
+    /// The `eventSource` the rule reads.
     pub source: &'static str,
+    /// Which `eventName`s under it.
     pub name: NameMatch,
 }
 
@@ -139,19 +154,29 @@ impl EventSelector {
 pub struct RuleMeta {
     /// Stable id: other tools and dashboards key on it.
     pub id: &'static str,
+    /// One-line title, also the alert's and the subject's.
     pub title: &'static str,
+    /// What the rule detects and why it matters, for `trailwatch rules`.
     pub description: &'static str,
+    /// Default severity of its alerts.
     pub severity: Severity,
+    /// Default 0-100 risk score of its alerts.
     pub risk_score: u8,
+    /// ATT&CK techniques it maps to.
     pub mitre_attack: &'static [Attack],
+    /// AWS documentation and published rules behind it.
     pub references: &'static [&'static str],
+    /// Known benign causes.
     pub false_positives: &'static [&'static str],
+    /// First triage steps.
     pub triage: &'static [&'static str],
     /// Repeats of the same dedup key within this window are one alert.
     pub dedup_period_minutes: u32,
+    /// The published rule it follows.
     pub implements: SourceRule,
     /// Where we deliberately differ from, or go beyond, the published rule.
     pub notes: &'static [&'static str],
+    /// The calls it reads: the engine's index routes only these records to it.
     pub events: &'static [EventSelector],
     /// Whether the rule sees calls that CloudTrail recorded as failed (`errorCode`).
     pub failed_calls: FailedCalls,
@@ -242,6 +267,7 @@ pub type Verdict = Result<Option<Finding>, Unevaluable>;
 /// What rules may read besides the record.
 #[derive(Debug, Clone, Default)]
 pub struct RuleContext {
+    /// Accounts configured as trusted (partners, the organization's own).
     pub trusted_accounts: BTreeSet<String>,
     /// Organization ids (`o-...`) or OU paths (`o-.../r-.../ou-...`) whose members are trusted.
     /// Empty means no organization is known to be ours: organization-wide grants are then

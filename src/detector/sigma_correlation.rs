@@ -54,16 +54,25 @@ pub struct SigmaCorrelation {
     pub rule_id: String,
     /// The correlation's own `id`.
     pub sigma_id: String,
+    /// The rule's `title`, the alert's summary.
     pub title: String,
+    /// The rule's `description`.
     pub description: String,
+    /// From `level`, as for detection rules.
     pub severity: Severity,
+    /// Derived from the severity, for sorting alongside the catalogue.
     pub risk_score: u8,
+    /// ATT&CK techniques from the rule's `attack.tNNNN` tags.
     pub mitre_attack: Vec<AttackRef>,
+    /// The rule's `references`.
     pub references: Vec<String>,
+    /// The rule's `falsepositives`.
     pub false_positives: Vec<String>,
     /// Where it was loaded from (a file name).
     pub origin: String,
+    /// Repeats of the same alert within this many minutes are sent once.
     pub dedup_period_minutes: u32,
+    /// What is counted: events, distinct values or distinct rules.
     pub kind: CountKind,
     /// The rules it counts, as it names them (ids or names).
     pub rule_refs: Vec<String>,

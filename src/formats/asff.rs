@@ -46,12 +46,15 @@ impl Importer {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AsffError {
     #[error("the alert has no 12-digit account id, which ASFF requires (AwsAccountId)")]
+    /// ASFF requires `AwsAccountId`; the alert has none.
     NoAccount,
     #[error("the alert has no well-formed eventTime and no import time was given")]
+    /// Neither the event time nor an import time to date the finding.
     NoTime,
     #[error(
         "the event happened in account {0}, and the default product takes findings only from the account they name"
     )]
+    /// The event's account is not the one the default product accepts findings for.
     OtherAccount(String),
 }
 

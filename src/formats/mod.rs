@@ -7,6 +7,8 @@
 //! adapter. Every attacker-controlled string goes through [`crate::detector::text::clean`]
 //! and every output is bounded.
 
+#![warn(missing_docs)] // denied by `clippy -D warnings` in `make lint`
+
 pub mod asff;
 pub mod chat;
 pub mod email;

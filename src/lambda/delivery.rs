@@ -203,8 +203,10 @@ impl<'a, K: AlertSink, D: DedupStore> Delivery<'a, K, D> {
                     if let Err(release_error) = self.dedup.release(keyed, token).await {
                         tracing::warn!(dedup_key = %keyed.dedup_key, error = %release_error, "could not release claim; it ends with its lease");
                     }
-                    let what = name.unwrap_or("publish");
-                    self.problem(format!("{what} failed for {}: {e}", keyed.rule_id));
+                    self.problem(match name {
+                        None => e.to_string(),
+                        Some(destination) => format!("{destination}: {e}"),
+                    });
                 }
             }
         }
@@ -250,6 +252,7 @@ impl<'a, K: AlertSink, D: DedupStore> Delivery<'a, K, D> {
 mod tests {
     use super::*;
     use crate::lambda::fanout::FanOut;
+    use crate::lambda::ports::{DedupError, PublishError};
     use serde_json::json;
     use std::collections::HashMap;
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -263,13 +266,13 @@ mod tests {
     }
 
     impl AlertSink for std::sync::Arc<Recorder> {
-        async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
+        async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), PublishError>> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             alerts
                 .iter()
                 .map(|a| {
                     if self.failing.load(Ordering::SeqCst) {
-                        Err("down".to_owned())
+                        Err(PublishError::new(a, "down"))
                     } else {
                         self.got.lock().unwrap().push(a.dedup_key.clone());
                         Ok(())
@@ -284,7 +287,7 @@ mod tests {
     struct Table(Mutex<HashMap<String, bool>>);
 
     impl DedupStore for std::sync::Arc<Table> {
-        async fn claim(&self, alert: &Alert, _: SystemTime) -> Result<Claim, String> {
+        async fn claim(&self, alert: &Alert, _: SystemTime) -> Result<Claim, DedupError> {
             let mut items = self.0.lock().unwrap();
             match items.get(&alert.dedup_key) {
                 Some(true) => Ok(Claim::AlreadyPublished),
@@ -297,11 +300,11 @@ mod tests {
                 }
             }
         }
-        async fn confirm(&self, alert: &Alert, _: &str) -> Result<(), String> {
+        async fn confirm(&self, alert: &Alert, _: &str) -> Result<(), DedupError> {
             self.0.lock().unwrap().insert(alert.dedup_key.clone(), true);
             Ok(())
         }
-        async fn release(&self, alert: &Alert, _: &str) -> Result<(), String> {
+        async fn release(&self, alert: &Alert, _: &str) -> Result<(), DedupError> {
             self.0.lock().unwrap().remove(&alert.dedup_key);
             Ok(())
         }
@@ -365,7 +368,7 @@ mod tests {
             ),
             (2, 2, 2)
         );
-        assert!(problem.contains("chat failed for"), "{problem}");
+        assert!(problem.contains("chat: publish failed for"), "{problem}");
         // Neither the main topic nor Security Hub waited for the chat topic.
         assert_eq!(got(&w.main), ["r|1", "r|2"]);
         assert_eq!(got(&w.hub), ["r|1", "r|2"]);

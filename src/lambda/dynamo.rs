@@ -10,7 +10,7 @@
 //! guarantee is in the README's Reliability section.
 
 use crate::detector::Alert;
-use crate::lambda::ports::{Claim, DedupStore};
+use crate::lambda::ports::{Claim, DedupError, DedupStore};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -58,7 +58,7 @@ impl DynamoDedupStore {
         now: u64,
         lease_until: u64,
         token: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, DedupError> {
         let period = u64::from(alert.dedup_period_minutes.max(1)) * 60;
         let result = self
             .client
@@ -90,12 +90,16 @@ impl DynamoDedupStore {
             {
                 Ok(false)
             }
-            Err(e) => Err(format!("DynamoDB PutItem on {}: {e:?}", self.table)),
+            Err(e) => Err(DedupError::new(
+                format!("DynamoDB PutItem on {}", self.table),
+                alert,
+                format!("{e:?}"),
+            )),
         }
     }
 
     /// After a refused claim: is the alert published, or is someone still publishing it?
-    async fn holder_state(&self, alert: &Alert, now: u64) -> Result<Option<Claim>, String> {
+    async fn holder_state(&self, alert: &Alert, now: u64) -> Result<Option<Claim>, DedupError> {
         let item = self
             .client
             .get_item()
@@ -104,7 +108,13 @@ impl DynamoDedupStore {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| format!("DynamoDB GetItem on {}: {e:?}", self.table))?;
+            .map_err(|e| {
+                DedupError::new(
+                    format!("DynamoDB GetItem on {}", self.table),
+                    alert,
+                    format!("{e:?}"),
+                )
+            })?;
         let Some(item) = item.item() else {
             return Ok(None);
         };
@@ -128,7 +138,7 @@ impl DynamoDedupStore {
 }
 
 impl DedupStore for DynamoDedupStore {
-    async fn claim(&self, alert: &Alert, lease_until: SystemTime) -> Result<Claim, String> {
+    async fn claim(&self, alert: &Alert, lease_until: SystemTime) -> Result<Claim, DedupError> {
         let lease_until = lease_until
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs())
@@ -146,7 +156,7 @@ impl DedupStore for DynamoDedupStore {
         Ok(Claim::Busy)
     }
 
-    async fn confirm(&self, alert: &Alert, token: &str) -> Result<(), String> {
+    async fn confirm(&self, alert: &Alert, token: &str) -> Result<(), DedupError> {
         self.client
             .update_item()
             .table_name(&self.table)
@@ -160,10 +170,16 @@ impl DedupStore for DynamoDedupStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| format!("DynamoDB UpdateItem on {}: {e:?}", self.table))
+            .map_err(|e| {
+                DedupError::new(
+                    format!("DynamoDB UpdateItem on {}", self.table),
+                    alert,
+                    format!("{e:?}"),
+                )
+            })
     }
 
-    async fn release(&self, alert: &Alert, token: &str) -> Result<(), String> {
+    async fn release(&self, alert: &Alert, token: &str) -> Result<(), DedupError> {
         self.client
             .delete_item()
             .table_name(&self.table)
@@ -174,6 +190,12 @@ impl DedupStore for DynamoDedupStore {
             .send()
             .await
             .map(|_| ())
-            .map_err(|e| format!("DynamoDB DeleteItem on {}: {e:?}", self.table))
+            .map_err(|e| {
+                DedupError::new(
+                    format!("DynamoDB DeleteItem on {}", self.table),
+                    alert,
+                    format!("{e:?}"),
+                )
+            })
     }
 }

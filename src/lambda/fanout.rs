@@ -7,7 +7,7 @@
 use crate::detector::Alert;
 use crate::lambda::chat::chat_sink;
 use crate::lambda::config::LambdaConfig;
-use crate::lambda::ports::AlertSink;
+use crate::lambda::ports::{AlertSink, PublishError};
 use crate::lambda::security_hub::SecurityHubSink;
 use crate::lambda::sns::SnsSink;
 
@@ -26,7 +26,7 @@ pub enum OtherDestination {
 }
 
 impl AlertSink for OtherDestination {
-    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
+    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), PublishError>> {
         match self {
             OtherDestination::Chat(sink) => sink.publish(alerts).await,
             OtherDestination::SecurityHub(sink) => sink.publish(alerts).await,
@@ -88,7 +88,7 @@ impl FanOut<SnsSink> {
 }
 
 impl<M: AlertSink, O: AlertSink> AlertSink for FanOut<M, O> {
-    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
+    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), PublishError>> {
         self.main.publish(alerts).await
     }
 
@@ -96,10 +96,18 @@ impl<M: AlertSink, O: AlertSink> AlertSink for FanOut<M, O> {
         &self.names
     }
 
-    async fn publish_other(&self, index: usize, alerts: &[Alert]) -> Vec<Result<(), String>> {
+    async fn publish_other(&self, index: usize, alerts: &[Alert]) -> Vec<Result<(), PublishError>> {
         match self.others.get(index) {
             Some(sink) => sink.publish(alerts).await,
-            None => vec![Err(format!("no destination number {index}")); alerts.len()],
+            None => alerts
+                .iter()
+                .map(|alert| {
+                    Err(PublishError::new(
+                        alert,
+                        format!("no destination number {index}"),
+                    ))
+                })
+                .collect(),
         }
     }
 }

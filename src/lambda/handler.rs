@@ -12,55 +12,20 @@ use crate::lambda::config::LambdaConfig;
 use crate::lambda::delivery::{
     ALERT_CHANNEL_CAPACITY, Delivery, KeyDigest, LEASE_MARGIN, PUBLISH_BATCH, SeenKeys, key_digest,
 };
-use crate::lambda::events::{Invocation, ObjectRef, parse_invocation};
+use crate::lambda::events::{HandlerError, Invocation, ObjectRef, QueueWork, parse_invocation};
 use crate::lambda::metrics::InvocationMetrics;
+use crate::lambda::outcome::{ObjectOutcome, ObjectReport};
 use crate::lambda::ports::{AlertSink, DedupStore, FetchError, ObjectSource};
 use crate::lambda::tuning_metrics::ExceptionTally;
 use crate::lambda::window_store::{WindowCounters, gate_alerts};
 use futures::StreamExt;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// Lambda's longest timeout: the deadline assumed when the caller gives none.
 pub const MAX_FUNCTION_TIMEOUT: Duration = Duration::from_secs(900);
-
-/// What happened to one object.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ObjectOutcome {
-    /// Scanned to the end; alerts published (or already published before).
-    Scanned(ObjectReport),
-    /// Acknowledged without reading (digest, Insight, non-log key, empty object).
-    Skipped(String),
-    /// Cannot succeed on retry (missing, not a CloudTrail log, corrupt, too large); alerts from
-    /// the readable part were still published.
-    Permanent(String),
-    /// Must be retried (throttling, 5xx, access denied, a publish that failed).
-    Transient(String),
-}
-
-impl ObjectOutcome {
-    /// True when the object must come back for a retry.
-    pub fn is_transient(&self) -> bool {
-        matches!(self, ObjectOutcome::Transient(_))
-    }
-}
-
-/// Counts for one scanned object.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ObjectReport {
-    pub records: u64,
-    pub skipped_records: u64,
-    pub alerts_found: u64,
-    pub alerts_published: u64,
-    pub alerts_suppressed: u64,
-    /// Published, but the dedup table was not told after retries.
-    pub alerts_unconfirmed: u64,
-    pub decompressed_bytes: u64,
-    /// What each exception suppressed (or matched after expiry) in this object.
-    pub exceptions: ExceptionTally,
-}
 
 /// The function's work, independent of where objects come from and alerts go.
 pub struct Processor<S, K, D> {
@@ -72,19 +37,6 @@ pub struct Processor<S, K, D> {
     /// Swapped by a tuning-file reload; an invocation keeps the one it started with.
     detector: RwLock<Arc<Detector>>,
     config: LambdaConfig,
-}
-
-/// An invocation the handler cannot work with at all, or one whose objects must be retried.
-#[derive(Debug, thiserror::Error)]
-pub enum HandlerError {
-    #[error("unrecognised invocation: {0}")]
-    Unrecognised(String),
-    #[error("{failed} of {total} objects must be retried: {first}")]
-    Retry {
-        failed: usize,
-        total: usize,
-        first: String,
-    },
 }
 
 impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
@@ -137,119 +89,36 @@ impl<S: ObjectSource, K: AlertSink, D: DedupStore> Processor<S, K, D> {
         event: Value,
         deadline: SystemTime,
     ) -> Result<Value, HandlerError> {
-        let invocation = parse_invocation(&event).map_err(HandlerError::Unrecognised)?;
+        let invocation = parse_invocation(&event)?;
         let mut metrics = InvocationMetrics::default();
         let started = Instant::now();
         let seen: Arc<SeenKeys> = Arc::new(Mutex::new(HashSet::new()));
         let lease_until = deadline + LEASE_MARGIN;
+        // One detector for the whole invocation, even if a reload swaps it meanwhile.
         let detector = self.detector();
-        let response = match invocation {
+        let process = async |objects: &[ObjectRef], metrics: &mut InvocationMetrics| {
+            let outcomes = self
+                .process_all(&detector, objects, &seen, lease_until, metrics)
+                .await;
+            metrics.emit(started.elapsed());
+            outcomes
+        };
+        match invocation {
             Invocation::Direct(named) => {
-                for ignored in &named.ignored {
-                    tracing::debug!(entry = %ignored, "acknowledged without work");
-                }
-                let outcomes = self
-                    .process_all(&detector, &named.objects, &seen, lease_until, &mut metrics)
-                    .await;
-                let failed: Vec<String> = named
-                    .objects
-                    .iter()
-                    .zip(&outcomes)
-                    .filter(|(_, o)| o.is_transient())
-                    .map(|(obj, o)| format!("{}: {o:?}", obj.url()))
-                    .collect();
-                metrics.emit(started.elapsed());
-                if let Some(first) = failed.first() {
-                    return Err(HandlerError::Retry {
-                        failed: failed.len(),
-                        total: named.objects.len(),
-                        first: first.clone(),
-                    });
-                }
-                json!({ "objects": named.objects.len(), "alerts_published": metrics.alerts_published })
+                named.log_ignored(None);
+                let outcomes = process(&named.objects, &mut metrics).await;
+                named.response(&outcomes, metrics.alerts_published)
             }
             Invocation::Queue(messages) => {
-                let mut objects = Vec::new();
-                let mut owner = Vec::new();
-                let mut failures = Vec::new();
-                for (i, message) in messages.iter().enumerate() {
-                    match &message.named {
-                        Ok(named) => {
-                            for ignored in &named.ignored {
-                                tracing::debug!(message_id = %message.message_id, entry = %ignored, "acknowledged without work");
-                            }
-                            objects.extend(named.objects.iter().cloned());
-                            owner.extend(std::iter::repeat_n(i, named.objects.len()));
-                        }
-                        Err(problem) => {
-                            // Unreadable messages go back to the queue and, after the redrive
-                            // count, to the dead-letter queue where someone can look at them.
-                            tracing::error!(message_id = %message.message_id, %problem, "unreadable SQS message");
-                            failures.push(i);
-                        }
-                    }
-                }
-                let outcomes = self
-                    .process_all(&detector, &objects, &seen, lease_until, &mut metrics)
-                    .await;
-                for (outcome, message_index) in outcomes.iter().zip(&owner) {
-                    if outcome.is_transient() && !failures.contains(message_index) {
-                        failures.push(*message_index);
-                    }
-                }
-                failures.sort_unstable();
-                metrics.emit(started.elapsed());
-                json!({ "batchItemFailures": failures.iter().map(|i| json!({"itemIdentifier": messages[*i].message_id})).collect::<Vec<_>>() })
+                let work = QueueWork::of(&messages);
+                let outcomes = process(&work.objects, &mut metrics).await;
+                Ok(work.response(&messages, &outcomes))
             }
             Invocation::Batch(job) => {
-                let objects: Vec<ObjectRef> = job
-                    .tasks
-                    .iter()
-                    .filter_map(|t| t.object.clone().ok())
-                    .collect();
-                let mut outcomes = self
-                    .process_all(&detector, &objects, &seen, lease_until, &mut metrics)
-                    .await
-                    .into_iter();
-                let results: Vec<Value> = job
-                    .tasks
-                    .iter()
-                    .map(|task| {
-                        let (code, text) = match &task.object {
-                            Err(problem) => ("PermanentFailure", problem.clone()),
-                            Ok(object) => match outcomes.next() {
-                                Some(ObjectOutcome::Scanned(r)) => (
-                                    "Succeeded",
-                                    format!(
-                                        "{} records, {} alerts published",
-                                        r.records, r.alerts_published
-                                    ),
-                                ),
-                                Some(ObjectOutcome::Skipped(why)) => {
-                                    ("Succeeded", format!("skipped: {why}"))
-                                }
-                                Some(ObjectOutcome::Permanent(why)) => {
-                                    ("PermanentFailure", format!("{}: {why}", object.url()))
-                                }
-                                Some(ObjectOutcome::Transient(why)) => {
-                                    ("TemporaryFailure", format!("{}: {why}", object.url()))
-                                }
-                                None => ("TemporaryFailure", "not processed".to_owned()),
-                            },
-                        };
-                        json!({"taskId": task.task_id, "resultCode": code, "resultString": text})
-                    })
-                    .collect();
-                metrics.emit(started.elapsed());
-                json!({
-                    "invocationSchemaVersion": job.schema_version,
-                    "treatMissingKeysAs": "PermanentFailure",
-                    "invocationId": job.invocation_id,
-                    "results": results,
-                })
+                let outcomes = process(&job.objects(), &mut metrics).await;
+                Ok(job.response(outcomes))
             }
-        };
-        Ok(response)
+        }
     }
 
     /// Processes objects concurrently (bounded), returning outcomes in input order.

@@ -1,7 +1,7 @@
 //! CloudWatch Embedded Metric Format: one JSON line per invocation that CloudWatch Logs turns
 //! into metrics, with no API call and no extra permission.
 
-use crate::lambda::handler::ObjectOutcome;
+use crate::lambda::outcome::ObjectOutcome;
 use crate::lambda::tuning_metrics::ExceptionTally;
 use serde_json::json;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -86,7 +86,7 @@ impl InvocationMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lambda::handler::ObjectReport;
+    use crate::lambda::outcome::ObjectReport;
 
     #[test]
     fn emf_document_declares_its_metrics() {

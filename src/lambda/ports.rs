@@ -45,7 +45,10 @@ pub trait ObjectSource: Send + Sync + 'static {
 pub trait AlertSink: Send + Sync + 'static {
     /// Publishes `alerts` to the main destination; one result per alert, in order. An `Err`
     /// means the alert was not delivered and the caller must keep it for a retry.
-    fn publish(&self, alerts: &[Alert]) -> impl Future<Output = Vec<Result<(), String>>> + Send;
+    fn publish(
+        &self,
+        alerts: &[Alert],
+    ) -> impl Future<Output = Vec<Result<(), PublishError>>> + Send;
 
     /// Names of the other destinations, in order (each prefixes its dedup claims); none unless
     /// overridden.
@@ -59,9 +62,67 @@ pub trait AlertSink: Send + Sync + 'static {
         &self,
         index: usize,
         alerts: &[Alert],
-    ) -> impl Future<Output = Vec<Result<(), String>>> + Send {
-        let refused = vec![Err(format!("no destination number {index}")); alerts.len()];
+    ) -> impl Future<Output = Vec<Result<(), PublishError>>> + Send {
+        let refused = alerts
+            .iter()
+            .map(|alert| {
+                Err(PublishError::new(
+                    alert,
+                    format!("no destination number {index}"),
+                ))
+            })
+            .collect();
         std::future::ready(refused)
+    }
+}
+
+/// An alert the sink did not take: the caller keeps it and the object is retried.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("publish failed for a {rule_id} alert of {object}: {detail}")]
+pub struct PublishError {
+    /// `s3://bucket/key` of the log the alert was found in.
+    pub object: String,
+    /// The rule that raised the alert.
+    pub rule_id: String,
+    /// What the sink said (an SNS error code and message).
+    pub detail: String,
+}
+
+impl PublishError {
+    /// `alert` was not delivered because of `detail`.
+    pub fn new(alert: &Alert, detail: impl ToString) -> Self {
+        PublishError {
+            object: alert.log_object.location.clone(),
+            rule_id: alert.rule_id.clone(),
+            detail: detail.to_string(),
+        }
+    }
+}
+
+/// A dedup-table call that failed, naming the alert's log object: the object is retried (or,
+/// after a publish, the claim simply ends with its lease).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{call} for a {rule_id} alert of {object}: {detail}")]
+pub struct DedupError {
+    /// The call that failed, e.g. `DynamoDB PutItem on <table>`.
+    pub call: String,
+    /// `s3://bucket/key` of the log the alert was found in.
+    pub object: String,
+    /// The rule that raised the alert.
+    pub rule_id: String,
+    /// What the store said.
+    pub detail: String,
+}
+
+impl DedupError {
+    /// `call` failed with `detail` while handling `alert`.
+    pub fn new(call: impl Into<String>, alert: &Alert, detail: impl ToString) -> Self {
+        DedupError {
+            call: call.into(),
+            object: alert.log_object.location.clone(),
+            rule_id: alert.rule_id.clone(),
+            detail: detail.to_string(),
+        }
     }
 }
 
@@ -85,19 +146,19 @@ pub trait DedupStore: Send + Sync + 'static {
         &self,
         alert: &Alert,
         lease_until: SystemTime,
-    ) -> impl Future<Output = Result<Claim, String>> + Send;
+    ) -> impl Future<Output = Result<Claim, DedupError>> + Send;
     /// Marks a claimed alert as published.
     fn confirm(
         &self,
         alert: &Alert,
         token: &str,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), DedupError>> + Send;
     /// Gives a claim back after a failed publish, so a retry can publish.
     fn release(
         &self,
         alert: &Alert,
         token: &str,
-    ) -> impl Future<Output = Result<(), String>> + Send;
+    ) -> impl Future<Output = Result<(), DedupError>> + Send;
 }
 
 /// No table configured: every claim is granted (duplicates within one invocation are still
@@ -106,15 +167,38 @@ pub trait DedupStore: Send + Sync + 'static {
 pub struct NoDedupStore;
 
 impl DedupStore for NoDedupStore {
-    async fn claim(&self, _alert: &Alert, _lease_until: SystemTime) -> Result<Claim, String> {
+    async fn claim(&self, _alert: &Alert, _lease_until: SystemTime) -> Result<Claim, DedupError> {
         Ok(Claim::Granted {
             token: String::new(),
         })
     }
-    async fn confirm(&self, _alert: &Alert, _token: &str) -> Result<(), String> {
+    async fn confirm(&self, _alert: &Alert, _token: &str) -> Result<(), DedupError> {
         Ok(())
     }
-    async fn release(&self, _alert: &Alert, _token: &str) -> Result<(), String> {
+    async fn release(&self, _alert: &Alert, _token: &str) -> Result<(), DedupError> {
         Ok(())
+    }
+}
+
+/// An optional table: `None` is [`NoDedupStore`] (duplicates removed within one invocation
+/// only), so a deployment without `DEDUP_TABLE` needs no other type.
+impl<D: DedupStore> DedupStore for Option<D> {
+    async fn claim(&self, alert: &Alert, lease_until: SystemTime) -> Result<Claim, DedupError> {
+        match self {
+            Some(store) => store.claim(alert, lease_until).await,
+            None => NoDedupStore.claim(alert, lease_until).await,
+        }
+    }
+    async fn confirm(&self, alert: &Alert, token: &str) -> Result<(), DedupError> {
+        match self {
+            Some(store) => store.confirm(alert, token).await,
+            None => NoDedupStore.confirm(alert, token).await,
+        }
+    }
+    async fn release(&self, alert: &Alert, token: &str) -> Result<(), DedupError> {
+        match self {
+            Some(store) => store.release(alert, token).await,
+            None => NoDedupStore.release(alert, token).await,
+        }
     }
 }

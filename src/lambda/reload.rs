@@ -5,7 +5,7 @@
 //! digest), and a bad new version leaves the last good detector running, logged and counted.
 
 use crate::detector::Detector;
-use crate::lambda::config::{ConfigError, LambdaConfig, TuningSource};
+use crate::lambda::config::{LambdaConfig, LambdaConfigError, TuningSource};
 use crate::lambda::handler::Processor;
 use crate::lambda::ports::{AlertSink, DedupStore, ObjectSource};
 use crate::lambda::tuning_metrics::ReloadOutcome;
@@ -36,9 +36,9 @@ pub async fn fetch(
     source: &TuningSource,
     clients: &TuningClients,
     known: Option<&str>,
-) -> Result<Fetched, ConfigError> {
+) -> Result<Fetched, LambdaConfigError> {
     let origin = source.describe();
-    let failed = |problem: String| ConfigError {
+    let failed = |problem: String| LambdaConfigError {
         variable: "TRAILWATCH_CONFIG",
         problem: format!("{origin}: {problem}"),
     };
@@ -160,10 +160,10 @@ impl TuningReloader {
 
     /// Cold start: reads and validates the file and builds the function's configuration over
     /// it (the environment wins). An error here stops the function from starting.
-    pub async fn load_initial(&self) -> Result<LambdaConfig, ConfigError> {
+    pub async fn load_initial(&self) -> Result<LambdaConfig, LambdaConfigError> {
         let Fetched::Changed { text, version } = fetch(&self.source, &self.clients, None).await?
         else {
-            return Err(ConfigError {
+            return Err(LambdaConfigError {
                 variable: "TRAILWATCH_CONFIG",
                 problem: format!(
                     "{}: answered \"not modified\" to a first read",
@@ -179,7 +179,7 @@ impl TuningReloader {
     }
 
     /// Parses a version of the file and builds the configuration over it.
-    fn configure(&self, text: &str) -> Result<LambdaConfig, ConfigError> {
+    fn configure(&self, text: &str) -> Result<LambdaConfig, LambdaConfigError> {
         self.parses.fetch_add(1, Ordering::Relaxed);
         let tuning = self.source.parse_text(text, self.task_root.as_deref())?;
         for refusal in &tuning.refused {
@@ -205,7 +205,7 @@ impl TuningReloader {
             Ok(Fetched::Changed { text, version }) => self
                 .configure(&text)
                 .and_then(|config| {
-                    Detector::new(&config.detector).map_err(|e| ConfigError {
+                    Detector::new(&config.detector).map_err(|e| LambdaConfigError {
                         variable: "TRAILWATCH_CONFIG",
                         problem: e.to_string(),
                     })

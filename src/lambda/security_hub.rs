@@ -8,7 +8,7 @@
 use crate::detector::Alert;
 use crate::formats::asff::{self, Importer};
 use crate::formats::timestamp::rfc3339_millis;
-use crate::lambda::ports::AlertSink;
+use crate::lambda::ports::{AlertSink, PublishError};
 use aws_sdk_securityhub::Client;
 use aws_sdk_securityhub::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_securityhub::types::{
@@ -274,7 +274,19 @@ fn now_rfc3339() -> String {
 }
 
 impl AlertSink for SecurityHubSink {
-    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
+    async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), PublishError>> {
+        self.import_all(alerts)
+            .await
+            .into_iter()
+            .zip(alerts)
+            .map(|(result, alert)| result.map_err(|e| PublishError::new(alert, e)))
+            .collect()
+    }
+}
+
+impl SecurityHubSink {
+    /// Imports `alerts` as findings; one result per alert, the error as Security Hub said it.
+    async fn import_all(&self, alerts: &[Alert]) -> Vec<Result<(), String>> {
         let updated_at = now_rfc3339();
         let mut results: Vec<Result<(), String>> = vec![Err("not sent".to_owned()); alerts.len()];
         let mut findings = Vec::with_capacity(alerts.len());

@@ -27,6 +27,43 @@ use std::collections::HashSet;
 use std::future::Future;
 use std::sync::Mutex;
 
+/// A threshold window that could not be counted: the object is retried (re-adding members
+/// changes no count).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("threshold window {bucket}{}: {detail}", object_note(.object))]
+pub struct WindowError {
+    /// The window bucket's key.
+    pub bucket: String,
+    /// `s3://bucket/key` of the log whose record was being counted, once known.
+    pub object: Option<String>,
+    /// What the store said.
+    pub detail: String,
+}
+
+impl WindowError {
+    /// Counting `key` failed because of `detail`.
+    pub fn new(key: &WindowKey, detail: impl ToString) -> Self {
+        WindowError {
+            bucket: key.bucket.clone(),
+            object: None,
+            detail: detail.to_string(),
+        }
+    }
+
+    /// The same error, naming the log object whose record was counted.
+    pub fn of_object(mut self, object: &str) -> Self {
+        self.object = Some(object.to_owned());
+        self
+    }
+}
+
+fn object_note(object: &Option<String>) -> String {
+    object
+        .as_deref()
+        .map(|o| format!(" (counting a record of {o})"))
+        .unwrap_or_default()
+}
+
 /// Distinct members per window bucket, shared by every invocation (DynamoDB in production).
 pub trait WindowCounter: Send + Sync + 'static {
     /// Adds `members` to the bucket atomically; the distinct counts before and after.
@@ -34,7 +71,7 @@ pub trait WindowCounter: Send + Sync + 'static {
         &self,
         key: &WindowKey,
         members: &[String],
-    ) -> impl Future<Output = Result<WindowCount, String>> + Send;
+    ) -> impl Future<Output = Result<WindowCount, WindowError>> + Send;
 }
 
 /// Buckets as items of the dedup table (partition key `pk` (S), TTL attribute `expires_at`).
@@ -52,9 +89,9 @@ impl DynamoWindowStore {
 }
 
 impl WindowCounter for DynamoWindowStore {
-    async fn add(&self, key: &WindowKey, members: &[String]) -> Result<WindowCount, String> {
+    async fn add(&self, key: &WindowKey, members: &[String]) -> Result<WindowCount, WindowError> {
         if members.is_empty() {
-            return Err(format!("nothing to count in {}", key.bucket));
+            return Err(WindowError::new(key, "nothing to count"));
         }
         let result = self
             .client
@@ -98,9 +135,9 @@ impl WindowCounter for DynamoWindowStore {
                     after: full,
                 })
             }
-            Err(e) => Err(format!(
-                "DynamoDB UpdateItem on {} ({}): {e:?}",
-                self.table, key.bucket
+            Err(e) => Err(WindowError::new(
+                key,
+                format!("DynamoDB UpdateItem on {}: {e:?}", self.table),
             )),
         }
     }
@@ -123,7 +160,7 @@ impl Default for WindowCounters {
 }
 
 impl WindowCounter for WindowCounters {
-    async fn add(&self, key: &WindowKey, members: &[String]) -> Result<WindowCount, String> {
+    async fn add(&self, key: &WindowKey, members: &[String]) -> Result<WindowCount, WindowError> {
         match self {
             WindowCounters::Table(store) => store.add(key, members).await,
             WindowCounters::Local(store) => store.add(key, members).await,
@@ -137,8 +174,8 @@ impl WindowCounter for WindowCounters {
 pub struct InvocationWindowStore(Mutex<MemoryWindowStore>);
 
 impl WindowCounter for InvocationWindowStore {
-    async fn add(&self, key: &WindowKey, members: &[String]) -> Result<WindowCount, String> {
-        let mut store = self.0.lock().map_err(|e| e.to_string())?;
+    async fn add(&self, key: &WindowKey, members: &[String]) -> Result<WindowCount, WindowError> {
+        let mut store = self.0.lock().map_err(|e| WindowError::new(key, e))?;
         match store.add(key, members) {
             Ok(count) => Ok(count),
             Err(never) => match never {},
@@ -154,7 +191,7 @@ pub async fn gate_alerts(
     gate: &mut ThresholdGate,
     counter: &impl WindowCounter,
     alerts: Vec<Alert>,
-) -> Result<Vec<Alert>, String> {
+) -> Result<Vec<Alert>, WindowError> {
     let mut out = Vec::with_capacity(alerts.len());
     for alert in alerts {
         let Some(keys) = ThresholdGate::window_keys(&alert) else {
@@ -164,7 +201,10 @@ pub async fn gate_alerts(
         let members = &alert.threshold.as_ref().expect("pending alert").members;
         let mut counts = Vec::with_capacity(keys.len());
         for key in keys {
-            let count = counter.add(&key, members).await?;
+            let count = counter
+                .add(&key, members)
+                .await
+                .map_err(|e| e.of_object(&alert.log_object.location))?;
             counts.push((key, count));
         }
         out.extend(gate.settle(alert, &counts));
@@ -216,5 +256,37 @@ mod tests {
             .unwrap();
         assert_eq!(released.len(), 1);
         assert!(!released[0].is_pending());
+    }
+
+    /// A counter whose table refuses every write.
+    struct RefusingCounter;
+
+    impl WindowCounter for RefusingCounter {
+        async fn add(
+            &self,
+            key: &WindowKey,
+            _members: &[String],
+        ) -> Result<WindowCount, WindowError> {
+            Err(WindowError::new(
+                key,
+                "ProvisionedThroughputExceededException",
+            ))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_window_that_cannot_be_counted_names_the_object() {
+        let reads = scan("aws.credential-access.secretsmanager-retrieve-secrets");
+        let error = gate_alerts(
+            &mut ThresholdGate::new(),
+            &RefusingCounter,
+            reads[..1].to_vec(),
+        )
+        .await
+        .unwrap_err();
+        let object = &reads[0].log_object.location;
+        assert_eq!(error.object.as_ref(), Some(object));
+        assert!(error.bucket.starts_with("window|"), "{error}");
+        assert!(error.to_string().contains(object.as_str()), "{error}");
     }
 }

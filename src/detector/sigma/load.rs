@@ -18,6 +18,7 @@ pub struct Refusal {
     pub origin: String,
     /// The rule's title, when it got that far.
     pub title: Option<String>,
+    /// Why it was refused, in words for the operator.
     pub reason: String,
 }
 
@@ -33,7 +34,9 @@ impl fmt::Display for Refusal {
 /// What loading a set of Sigma files gave.
 #[derive(Debug, Clone, Default)]
 pub struct Loaded {
+    /// The rules and correlations that loaded.
     pub rules: SigmaRules,
+    /// The rules and documents that did not, each with its reason.
     pub refused: Vec<Refusal>,
 }
 

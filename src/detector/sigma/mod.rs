@@ -47,7 +47,9 @@ pub enum NameSelector {
 /// One (eventSource, eventName) pair a Sigma rule can match; `source: None` is any source.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SigmaSelector {
+    /// The exact `eventSource`, or `None` for any source.
     pub source: Option<String>,
+    /// The `eventName` it pins, or `None` for any name from the source.
     pub name: Option<NameSelector>,
 }
 
@@ -70,18 +72,27 @@ pub struct SigmaRule {
     pub rule_id: String,
     /// The Sigma rule's own `id`.
     pub sigma_id: String,
+    /// The rule's `title`, used as the alert's title.
     pub title: String,
+    /// The rule's `description`, carried in the alert's details.
     pub description: String,
     /// From `level` (`informational` is `info`).
     pub severity: Severity,
+    /// The alert's risk score, from `level` (10 informational to 95 critical).
     pub risk_score: u8,
+    /// ATT&CK tactics and techniques from the rule's `attack.*` tags.
     pub mitre_attack: Vec<AttackRef>,
+    /// The rule's `references`, copied into its alerts.
     pub references: Vec<String>,
+    /// The rule's `falsepositives`, copied into its alerts.
     pub false_positives: Vec<String>,
+    /// The rule's `tags`, as written.
     pub tags: Vec<String>,
+    /// The rule's `status` (`stable`, `test`, `experimental`...), lower-case.
     pub status: Option<String>,
     /// Where it was loaded from (a file name).
     pub origin: String,
+    /// Alerts with the same event and caller within this many minutes are one alert.
     pub dedup_period_minutes: u32,
     /// The records it can match (any one gate passes); `None` when its detection implies no
     /// gate, so it is asked about every record.

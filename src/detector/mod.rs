@@ -13,12 +13,10 @@ pub mod engine;
 pub mod exceptions;
 pub mod keys;
 pub mod policy;
-#[allow(missing_docs)] // being rewritten by another change, which documents it
 pub mod reader;
 pub mod record;
 pub mod rule;
 pub mod rules;
-#[allow(missing_docs)] // being rewritten by another change, which documents it
 pub mod sigma;
 pub mod sigma_correlation;
 pub mod skim;

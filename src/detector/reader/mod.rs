@@ -53,14 +53,22 @@ impl Default for ReaderConfig {
 /// Why a log object could not be read (whole or in part).
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
+    /// The object holds no bytes at all.
     #[error("empty log object")]
     Empty,
+    /// The bytes are not a CloudTrail log or digest file; says what was found instead.
     #[error("not a CloudTrail log: {0}")]
     NotCloudTrail(String),
+    /// The compression or the JSON is broken (truncated, invalid data); says where or how.
     #[error("corrupt log object: {0}")]
     Corrupt(String),
+    /// The object decompresses to more than `max_decompressed_bytes`.
     #[error("decompressed size exceeds the ceiling of {limit} bytes")]
-    TooLarge { limit: u64 },
+    TooLarge {
+        /// The ceiling that was passed, in bytes.
+        limit: u64,
+    },
+    /// Reading the underlying input failed; the only error worth a retry.
     #[error("I/O error reading log object: {0}")]
     Io(#[source] io::Error),
 }
@@ -97,13 +105,16 @@ pub struct ReaderStats {
     pub elements: u64,
     /// Elements skipped by the reader (not an object, or over `max_record_bytes`).
     pub skipped_elements: u64,
+    /// Bytes of decompressed input read so far (held under `max_decompressed_bytes`).
     pub decompressed_bytes: u64,
 }
 
 /// One element of `Records`: its bytes and position.
 #[derive(Debug, Clone, Copy)]
 pub struct RawRecord<'a> {
+    /// The element's raw JSON bytes, as they appear in the log object.
     pub bytes: &'a [u8],
+    /// Its position in `Records`, from 0, counting skipped elements.
     pub index: u64,
     /// Where its strings and nested values are, found while framing it (for the skim).
     pub landmarks: &'a Landmarks,

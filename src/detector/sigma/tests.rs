@@ -1,0 +1,319 @@
+//! Tests of Sigma loading, routing, text gates and alerts.
+
+use super::text::regex_literal;
+use super::*;
+use serde_json::json;
+
+/// Our own example rule (not from SigmaHQ): a trail stopped or deleted.
+pub(crate) const STOP_LOGGING: &str = r#"
+title: CloudTrail logging stopped (trailwatch example)
+id: 6f1e2d3c-0000-4a5b-8c9d-000000000001
+status: experimental
+description: A trail was stopped or deleted.
+references:
+  - https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_StopLogging.html
+author: trailwatch
+date: 2026-11-23
+tags:
+  - attack.defense-evasion
+  - attack.t1562.008
+logsource:
+  product: aws
+  service: cloudtrail
+detection:
+  selection:
+    eventSource: cloudtrail.amazonaws.com
+    eventName:
+      - StopLogging
+      - DeleteTrail
+    errorCode: null
+  condition: selection
+falsepositives:
+  - Planned trail migrations
+level: high
+"#;
+
+fn one(text: &str) -> Result<SigmaRule, String> {
+    let loaded = load(&[("test.yml".into(), text.into())], 60, |_| false);
+    match (loaded.rules.rules().first(), loaded.refused.first()) {
+        (Some(rule), None) => Ok(rule.clone()),
+        (_, Some(refusal)) => Err(refusal.reason.clone()),
+        _ => Err("nothing".into()),
+    }
+}
+
+#[test]
+fn a_rule_loads_with_its_metadata_and_index() {
+    let rule = one(STOP_LOGGING).unwrap();
+    assert_eq!(rule.rule_id, "sigma-6f1e2d3c-0000-4a5b-8c9d-000000000001");
+    assert_eq!(rule.severity, Severity::High);
+    assert_eq!(rule.mitre_attack[0].technique_id, "T1562.008");
+    assert_eq!(rule.mitre_attack[0].tactic_id, "TA0005");
+    assert_eq!(
+        rule.route,
+        Some(vec![
+            Gate::Event(SigmaSelector {
+                source: Some("cloudtrail.amazonaws.com".into()),
+                name: Some(NameSelector::Exact("StopLogging".into()))
+            }),
+            Gate::Event(SigmaSelector {
+                source: Some("cloudtrail.amazonaws.com".into()),
+                name: Some(NameSelector::Exact("DeleteTrail".into()))
+            }),
+        ])
+    );
+}
+
+#[test]
+fn null_matches_an_absent_field_and_true_matches_a_json_boolean() {
+    let rule = one(STOP_LOGGING).unwrap();
+    let ok = json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging"});
+    let failed = json!({"eventSource": "cloudtrail.amazonaws.com", "eventName": "StopLogging",
+            "errorCode": "AccessDenied"});
+    assert!(rule.matches(&ok));
+    assert!(!rule.matches(&failed));
+    let public = one(&STOP_LOGGING.replace(
+        "    errorCode: null",
+        "    responseElements.publiclyAccessible: 'true'",
+    ))
+    .unwrap();
+    let with = |v: Value| {
+        json!({"eventSource": "cloudtrail.amazonaws.com",
+            "eventName": "DeleteTrail", "responseElements": {"publiclyAccessible": v}})
+    };
+    assert!(public.matches(&with(json!(true))));
+    assert!(public.matches(&with(json!("true"))));
+    assert!(!public.matches(&with(json!(false))));
+    assert!(!public.matches(&with(Value::Null)));
+}
+
+#[test]
+fn unsupported_rules_are_refused_with_a_reason() {
+    let cases = [
+        (
+            STOP_LOGGING.replace("service: cloudtrail", "service: guardduty"),
+            "only product aws",
+        ),
+        (
+            STOP_LOGGING.replace("id: 6f1e2d3c-0000-4a5b-8c9d-000000000001\n", ""),
+            "no `id`",
+        ),
+        (
+            STOP_LOGGING.replace(
+                "  condition: selection",
+                "  timeframe: 5m\n  condition: selection",
+            ),
+            "timeframe",
+        ),
+        (
+            STOP_LOGGING.replace(
+                "  condition: selection",
+                "  condition: selection and missing",
+            ),
+            "does not compile",
+        ),
+        ("title: [unclosed\n".to_owned(), "not a Sigma rule"),
+        // SigmaHQ's unsupported/cloud/aws_macic_evasion.yml writes this.
+        (
+            STOP_LOGGING.replace(
+                "  condition: selection",
+                "  condition: selection | count() by sourceIPAddress > 5",
+            ),
+            "write it as a correlation rule",
+        ),
+    ];
+    for (text, reason) in cases {
+        let err = one(&text).unwrap_err();
+        assert!(err.contains(reason), "{reason}: {err}");
+    }
+    let twice = load(
+        &[
+            ("a.yml".into(), STOP_LOGGING.into()),
+            ("b.yml".into(), STOP_LOGGING.into()),
+        ],
+        60,
+        |_| false,
+    );
+    assert_eq!(twice.rules.rules().len(), 1);
+    assert!(
+        twice.refused[0].reason.contains("already loaded"),
+        "{:?}",
+        twice.refused
+    );
+}
+
+#[test]
+fn conditions_pin_the_index_only_when_every_match_is_inside_it() {
+    let selectors = |detection: &str| {
+        let text = STOP_LOGGING.replace(
+                "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
+                detection,
+            );
+        one(&text).unwrap().route
+    };
+    // A negated selection constrains nothing.
+    assert_eq!(
+        selectors("  sel:\n    eventName: StopLogging\n  condition: not sel\n"),
+        None
+    );
+    // A name-only pin keys on the name from any source; startswith and trailing * are prefixes.
+    assert_eq!(
+        selectors("  sel:\n    eventName|startswith: Put\n  condition: sel\n"),
+        Some(vec![Gate::Event(SigmaSelector {
+            source: None,
+            name: Some(NameSelector::Prefix("Put".into()))
+        })])
+    );
+    assert_eq!(
+        selectors(
+            "  sel:\n    eventName: 'Delete*'\n    eventSource: s3.amazonaws.com\n  condition: sel\n"
+        ),
+        Some(vec![Gate::Event(SigmaSelector {
+            source: Some("s3.amazonaws.com".into()),
+            name: Some(NameSelector::Prefix("Delete".into()))
+        })])
+    );
+    // contains does not pin; an OR with an unpinned side does not either.
+    assert_eq!(
+        selectors("  sel:\n    eventName|contains: Log\n  condition: sel\n"),
+        None
+    );
+    assert_eq!(
+        selectors(
+            "  a:\n    eventName: StopLogging\n  b:\n    userAgent: x\n  condition: a or b\n"
+        ),
+        None
+    );
+    // and-ing with a filter keeps the pinned side.
+    assert!(
+        selectors(
+            "  a:\n    eventName: StopLogging\n  f:\n    userAgent: x\n  condition: a and not f\n"
+        )
+        .is_some()
+    );
+    assert_eq!(
+        selectors("  s1:\n    eventName: A\n  s2:\n    eventName: B\n  condition: 1 of s*\n")
+            .map(|s| s.len()),
+        Some(2)
+    );
+}
+
+#[test]
+fn caller_types_and_texts_gate_rules_that_pin_no_event() {
+    let route = |detection: &str| {
+        let text = STOP_LOGGING.replace(
+                "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
+                detection,
+            );
+        one(&text).unwrap().route
+    };
+    // SigmaHQ 905d389b (AWS STS AssumeRole Misuse) and 8ad1600d (root account usage).
+    assert_eq!(
+        route(
+            "  sel:\n    userIdentity.type: AssumedRole\n    userIdentity.sessionContext.sessionIssuer.type: Role\n  condition: sel\n"
+        ),
+        Some(vec![Gate::IdentityType("AssumedRole".into())])
+    );
+    assert_eq!(
+        route(
+            "  u:\n    userIdentity.type: Root\n  t:\n    eventType: AwsServiceEvent\n  condition: u and not t\n"
+        ),
+        Some(vec![Gate::IdentityType("Root".into())])
+    );
+    // An event pin is cheaper than a caller type, a caller type than a text.
+    assert!(matches!(
+            route("  u:\n    userIdentity.type: Root\n  e:\n    eventName: ConsoleLogin\n  condition: u and e\n").as_deref(),
+            Some([Gate::Event(_)])
+        ));
+    // SigmaHQ f305fd62 (bucket enumeration): ListBuckets, not by a role session.
+    let buckets = one(&STOP_LOGGING.replace(
+            "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
+            "  selection:\n    eventSource: s3.amazonaws.com\n    eventName: ListBuckets\n  filter:\n    userIdentity.type: AssumedRole\n  condition: selection and not filter\n",
+        ))
+        .unwrap();
+    assert_eq!(
+        buckets.excludes_caller_types,
+        vec!["AssumedRole".to_owned()]
+    );
+    let list = br#"{"eventSource":"s3.amazonaws.com","eventName":"ListBuckets"}"#;
+    assert!(!buckets.may_match("s3.amazonaws.com", "ListBuckets", Some("AssumedRole"), list));
+    assert!(buckets.may_match("s3.amazonaws.com", "ListBuckets", Some("IAMUser"), list));
+    assert!(buckets.may_match("s3.amazonaws.com", "ListBuckets", None, list));
+    // A filter with a second field excludes nothing (it rules out only records with both).
+    let narrower = one(&STOP_LOGGING.replace(
+            "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
+            "  selection:\n    eventName: ListBuckets\n  filter:\n    userIdentity.type: AssumedRole\n    userAgent: x\n  condition: selection and not filter\n",
+        ))
+        .unwrap();
+    assert!(narrower.excludes_caller_types.is_empty());
+    // SigmaHQ a840e606 (TruffleHog): an exact user agent is a text gate, lower-cased.
+    assert_eq!(
+        route("  sel:\n    userAgent: TruffleHog\n  condition: sel\n"),
+        Some(vec![Gate::Text("trufflehog".into())])
+    );
+    assert_eq!(
+        route(
+            "  sel:\n    userAgent|contains:\n      - 'kali'\n      - '*parrot*'\n  condition: sel\n"
+        ),
+        Some(vec![Gate::Text("kali".into()), Gate::Text("parrot".into())])
+    );
+    // SigmaHQ 352a918a (IMDS credentials used outside AWS): a regular expression's literal run.
+    assert_eq!(
+        route("  sel:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: sel\n"),
+        Some(vec![Gate::Text(":assumed-role/aws:".into())])
+    );
+    assert_eq!(
+        regex_literal(r"^arn:aws:iam::\d{12}:role/Admin"),
+        Some("arn:aws:iam::".into())
+    );
+    assert_eq!(regex_literal(r"abcdex?yz"), Some("abcde".into()));
+    assert_eq!(regex_literal(r"abcd\.ef+"), Some("abcd.ef".into()));
+    // Regular expressions with alternation or groups, numbers, short texts and wildcard-only
+    // values give no gate.
+    for none in [
+        "  sel:\n    userAgent|re: 'Truf(fle)?.*'\n  condition: sel\n",
+        "  sel:\n    userAgent|re: 'Truffle|Hog'\n  condition: sel\n",
+        "  sel:\n    eventVersion: '1.08'\n  condition: sel\n",
+        "  sel:\n    userAgent: 'a*b'\n  condition: sel\n",
+        "  sel:\n    userIdentity.type|contains: Ro\n    userAgent: 'x'\n  condition: sel\n",
+    ] {
+        assert_eq!(route(none), None, "{none}");
+    }
+}
+
+#[test]
+fn text_gates_never_refuse_a_record_the_rule_could_match() {
+    let rule = one(&STOP_LOGGING.replace(
+            "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n",
+            "  selection:\n    userAgent: TruffleHog\n",
+        ))
+        .unwrap();
+    let cases = [
+        (r#"{"userAgent":"TruffleHog"}"#, true),
+        (r#"{"userAgent":"trufflehog"}"#, true),
+        // The escape decodes to "TruffleHog": the gate passes (and the rule decides).
+        (r#"{"userAgent":"\u0054ruffleHog"}"#, true),
+        (r#"{"userAgent":"aws-cli/2"}"#, false),
+    ];
+    // Short escapes are decoded: an escaped quote or slash does not hide the text.
+    let cases = [
+        cases[0],
+        cases[1],
+        cases[2],
+        cases[3],
+        (r#"{"userAgent":"Truffle\/Hog","p":"{\"a\":1}"}"#, false),
+        (r#"{"userAgent":"x","p":"{\"ua\":\"trufflehog\"}"}"#, true),
+    ];
+    assert!(may_contain(br#"{"a":"x\/trufflehog"}"#, b"/trufflehog"));
+    for (text, gate) in cases {
+        assert_eq!(may_contain(text.as_bytes(), b"trufflehog"), gate, "{text}");
+        let value: Value = serde_json::from_str(text).unwrap();
+        if rule.matches(&value) {
+            assert!(gate, "the gate refused a match: {text}");
+        }
+    }
+    // Non-ASCII text may case-fold into the searched text (K, the Kelvin sign, folds to k).
+    assert!(may_contain("{\"a\":\"\u{212A}ali\"}".as_bytes(), b"kali"));
+    assert!(!may_contain(br#"{"a":"kal"}"#, b"kali"));
+    assert!(may_contain(br#"{"a":"xxKALI"}"#, b"kali"));
+}

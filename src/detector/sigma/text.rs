@@ -1,0 +1,193 @@
+//! Text gates: the literal texts a rule's values imply, and the case-insensitive byte search
+//! that checks them on a record's raw bytes before it is parsed.
+
+use super::Gate;
+use rsigma_parser::{DetectionItem, Modifier, SigmaValue, StringPart};
+
+/// Shortest text worth a byte search: shorter ones pass most records anyway.
+const MIN_TEXT_GATE: usize = 4;
+
+/// Text one required item of a selection must find in the record (its longest literal run
+/// per value), as text gates; the item with the longest shortest run wins.
+pub(super) fn text_gates(items: &[DetectionItem]) -> Option<Vec<Gate>> {
+    items
+        .iter()
+        .filter_map(item_texts)
+        .max_by_key(|texts| texts.iter().map(String::len).min().unwrap_or(0))
+        .map(|texts| texts.into_iter().map(Gate::Text).collect())
+}
+
+/// The literal runs of one item's values, when each value's match implies its run appears in
+/// the field's decoded string: plain, `contains`, `startswith`, `endswith` (optionally `cased`,
+/// `all`) on strings that are not numbers. With `all` every value is required, so the longest
+/// one alone gates.
+fn item_texts(item: &DetectionItem) -> Option<Vec<String>> {
+    let modifiers = &item.field.modifiers;
+    if modifiers.contains(&Modifier::Re) {
+        let flags_only = modifiers.iter().all(|m| {
+            matches!(
+                m,
+                Modifier::Re | Modifier::IgnoreCase | Modifier::Multiline | Modifier::DotAll
+            )
+        });
+        return flags_only
+            .then(|| {
+                item.values
+                    .iter()
+                    .map(|v| match v {
+                        SigmaValue::String(s) => regex_literal(&s.original),
+                        _ => None,
+                    })
+                    .collect::<Option<Vec<String>>>()
+            })
+            .flatten()
+            .filter(|t| !t.is_empty());
+    }
+    let mut all = false;
+    for modifier in modifiers {
+        match modifier {
+            Modifier::Contains | Modifier::StartsWith | Modifier::EndsWith | Modifier::Cased => {}
+            Modifier::All => all = true,
+            _ => return None,
+        }
+    }
+    let mut texts = item
+        .values
+        .iter()
+        .map(|v| match v {
+            SigmaValue::String(s) => s
+                .parts
+                .iter()
+                .filter_map(|p| match p {
+                    StringPart::Plain(p) => Some(p),
+                    StringPart::Special(_) => None,
+                })
+                .max_by_key(|p| p.len())
+                .filter(|p| p.len() >= MIN_TEXT_GATE && p.is_ascii() && p.parse::<f64>().is_err())
+                .map(|p| p.to_ascii_lowercase()),
+            _ => None,
+        })
+        .collect::<Option<Vec<String>>>()
+        .filter(|t| !t.is_empty())?;
+    if all {
+        texts.sort_by_key(String::len);
+        texts.drain(..texts.len() - 1);
+    }
+    Some(texts)
+}
+
+/// The longest literal run every match of a regular expression contains (lower-cased), for a
+/// text gate; `None` for a pattern with alternation, groups or classes (not worth the risk)
+/// or without a run of [`MIN_TEXT_GATE`] characters.
+pub(super) fn regex_literal(pattern: &str) -> Option<String> {
+    if pattern.contains(['|', '(', '[']) {
+        return None;
+    }
+    let (mut best, mut run) = (String::new(), String::new());
+    let finish = |run: &mut String, best: &mut String| {
+        if run.len() > best.len() {
+            *best = std::mem::take(run);
+        }
+        run.clear();
+    };
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => match chars.next() {
+                Some(e) if e.is_ascii_punctuation() => run.push(e),
+                // \d, \w, \b, \n...: not a literal character.
+                _ => finish(&mut run, &mut best),
+            },
+            '.' | '^' | '$' => finish(&mut run, &mut best),
+            // The character before is required once, then may repeat: the run ends with it.
+            '+' => finish(&mut run, &mut best),
+            // The character before may be absent: the run ends before it.
+            '*' | '?' | '{' => {
+                run.pop();
+                finish(&mut run, &mut best);
+                if c == '{' {
+                    chars.by_ref().find(|&c| c == '}');
+                }
+            }
+            _ => run.push(c),
+        }
+    }
+    finish(&mut run, &mut best);
+    (best.len() >= MIN_TEXT_GATE && best.is_ascii()).then(|| best.to_ascii_lowercase())
+}
+
+/// True when `bytes` (a raw JSON record) may hold `text` (lower-case ASCII) in a decoded string:
+/// it holds it verbatim, ignoring ASCII case, or it has an escape or a non-ASCII byte (after
+/// decoding or Unicode case folding the text could appear where the bytes do not show it).
+pub fn may_contain(bytes: &[u8], text: &[u8]) -> bool {
+    RecordText::new(bytes).may_contain(&TextFinder::new(&String::from_utf8_lossy(text)))
+}
+
+/// The record's bytes lower-cased with JSON's short escapes decoded (`\\"`, `\\\\`, `\\/`,
+/// `\\n`...), so a text behind one is still found; `None` for a `\\u` escape, which could
+/// spell any character.
+fn unescape_lower(raw: &[u8]) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(at) = memchr::memchr(b'\\', rest) {
+        out.extend(rest[..at].iter().map(u8::to_ascii_lowercase));
+        let decoded = match rest.get(at + 1)? {
+            b'u' => return None,
+            b'n' => b'\n',
+            b't' => b'\t',
+            b'r' => b'\r',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            other => other.to_ascii_lowercase(),
+        };
+        out.push(decoded);
+        rest = &rest[at + 2..];
+    }
+    out.extend(rest.iter().map(u8::to_ascii_lowercase));
+    Some(out)
+}
+
+/// A compiled case-insensitive search for one text gate.
+#[derive(Debug, Clone)]
+pub struct TextFinder(memchr::memmem::Finder<'static>);
+
+impl TextFinder {
+    /// A search for `text` (lower-cased here).
+    pub fn new(text: &str) -> Self {
+        TextFinder(memchr::memmem::Finder::new(text.to_ascii_lowercase().as_bytes()).into_owned())
+    }
+}
+
+/// One record's raw bytes as text gates see them: lower-cased at most once, and only when a
+/// gate asks.
+pub struct RecordText<'b> {
+    raw: &'b [u8],
+    /// `None` until asked; then the lower-cased bytes, or `None` inside when the record has an
+    /// escape or a non-ASCII byte (every gate passes).
+    lower: Option<Option<Vec<u8>>>,
+}
+
+impl<'b> RecordText<'b> {
+    /// Wraps a record's bytes.
+    pub fn new(raw: &'b [u8]) -> Self {
+        RecordText { raw, lower: None }
+    }
+
+    /// Whether the record may hold the finder's text in a decoded string (see [`may_contain`]).
+    pub fn may_contain(&mut self, finder: &TextFinder) -> bool {
+        let raw = self.raw;
+        let lower = self.lower.get_or_insert_with(|| {
+            if !raw.is_ascii() {
+                None
+            } else if memchr::memchr(b'\\', raw).is_none() {
+                Some(raw.to_ascii_lowercase())
+            } else {
+                unescape_lower(raw)
+            }
+        });
+        match lower {
+            None => true,
+            Some(lower) => finder.0.find(lower).is_some(),
+        }
+    }
+}

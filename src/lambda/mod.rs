@@ -27,6 +27,7 @@ pub mod outcome;
 pub mod ports;
 pub mod reload;
 pub mod s3;
+pub mod sdk_retry;
 pub mod security_hub;
 pub mod sns;
 pub mod tuning_metrics;

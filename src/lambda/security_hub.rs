@@ -9,8 +9,9 @@ use crate::detector::Alert;
 use crate::formats::asff::{self, Importer};
 use crate::formats::timestamp::rfc3339_millis;
 use crate::lambda::ports::{AlertSink, PublishError};
+use crate::lambda::sdk_retry::is_retryable_call;
 use aws_sdk_securityhub::Client;
-use aws_sdk_securityhub::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_securityhub::error::ProvideErrorMetadata;
 use aws_sdk_securityhub::types::{
     AwsSecurityFinding, FindingProviderFields, FindingProviderSeverity, Partition, Recommendation,
     RecordState, Remediation, Resource, Severity, SeverityLabel,
@@ -104,7 +105,7 @@ impl SecurityHubSink {
                     for p in &pending {
                         results[findings[*p].0] = Err(why.clone());
                     }
-                    if is_retryable_call(&error) {
+                    if is_retryable_call(&error, &SECURITY_HUB_RETRYABLE_CODES) {
                         retry = pending.clone();
                     } else {
                         tracing::error!(error = %why, "Security Hub refused the call");
@@ -135,29 +136,16 @@ fn is_retryable_finding_error(why: &str) -> bool {
     !(code.starts_with("Invalid") || code.contains("Validation") || code.contains("AccessDenied"))
 }
 
-fn is_retryable_call<E: ProvideErrorMetadata>(error: &SdkError<E>) -> bool {
-    match error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        SdkError::ServiceError(e) if matches!(e.raw().status().as_u16(), 429 | 500..=599) => true,
-        SdkError::ServiceError(e) => matches!(
-            e.err().code(),
-            Some(
-                "LimitExceededException"
-                    | "TooManyRequestsException"
-                    | "ThrottlingException"
-                    | "InternalException"
-                    | "InternalFailure"
-                    | "ServiceUnavailable"
-                    | "ExpiredToken"
-                    | "ExpiredTokenException"
-                    | "RequestExpired"
-            )
-        ),
-        _ => false,
-    }
-}
+/// Security Hub's codes for throttling and internal errors (the rest is
+/// [`crate::lambda::sdk_retry::is_retryable_call`]).
+const SECURITY_HUB_RETRYABLE_CODES: [&str; 6] = [
+    "LimitExceededException",
+    "TooManyRequestsException",
+    "ThrottlingException",
+    "InternalException",
+    "InternalFailure",
+    "ServiceUnavailable",
+];
 
 /// The SDK's finding for the ASFF JSON [`asff::finding`] renders. Every attribute the JSON
 /// has is carried over; an attribute this does not know is an error, so the rendering and the

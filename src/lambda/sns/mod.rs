@@ -11,6 +11,7 @@ pub use message::{
 
 use crate::detector::Alert;
 use crate::lambda::ports::{AlertSink, PublishError};
+use crate::lambda::sdk_retry::is_retryable_call;
 use aws_sdk_sns::Client;
 use aws_sdk_sns::error::ProvideErrorMetadata;
 use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
@@ -138,7 +139,7 @@ impl SnsSink {
                     for i in &pending {
                         results[*i] = Err(why.clone());
                     }
-                    if is_retryable_call(&error) {
+                    if is_retryable_call(&error, &SNS_RETRYABLE_CODES) {
                         retry = pending.clone();
                     } else {
                         tracing::error!(error = %why, "SNS refused the batch");
@@ -158,36 +159,20 @@ impl SnsSink {
     }
 }
 
-fn is_retryable_call<E: ProvideErrorMetadata>(error: &aws_sdk_sns::error::SdkError<E>) -> bool {
-    use aws_sdk_sns::error::SdkError;
-    match error {
-        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => {
-            true
-        }
-        // A 5xx or 429 is worth retrying whatever its body says (a load balancer's 503 has
-        // no SNS error code at all).
-        SdkError::ServiceError(e) if matches!(e.raw().status().as_u16(), 429 | 500..=599) => true,
-        SdkError::ServiceError(e) => matches!(
-            e.err().code(),
-            Some(
-                "Throttling"
-                    | "ThrottlingException"
-                    | "ThrottledException"
-                    | "InternalError"
-                    | "InternalFailure"
-                    | "ServiceUnavailable"
-                    | "KMSThrottling"
-                    // Pass with time: refreshed credentials, a topic key re-enabled.
-                    | "ExpiredToken"
-                    | "ExpiredTokenException"
-                    | "RequestExpired"
-                    | "KMSDisabled"
-                    | "KMSInvalidState"
-            )
-        ),
-        _ => false,
-    }
-}
+/// SNS's codes for throttling, internal errors and a topic key that comes back (the rest is
+/// [`crate::lambda::sdk_retry::is_retryable_call`]).
+const SNS_RETRYABLE_CODES: [&str; 9] = [
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "InternalError",
+    "InternalFailure",
+    "ServiceUnavailable",
+    "KMSThrottling",
+    // A topic key re-enabled.
+    "KMSDisabled",
+    "KMSInvalidState",
+];
 
 impl AlertSink for SnsSink {
     async fn publish(&self, alerts: &[Alert]) -> Vec<Result<(), PublishError>> {

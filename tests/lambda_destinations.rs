@@ -74,34 +74,7 @@ async fn subscribed_queue(stack: &Stack, name: &str) -> String {
         .unwrap()
         .topic_arn
         .unwrap();
-    let queue_url = stack
-        .sqs
-        .create_queue()
-        .queue_name(unique("chat-inbox"))
-        .send()
-        .await
-        .unwrap()
-        .queue_url
-        .unwrap();
-    let queue_arn = stack
-        .sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
-        .send()
-        .await
-        .unwrap()
-        .attributes
-        .unwrap()[&aws_sdk_sqs::types::QueueAttributeName::QueueArn]
-        .clone();
-    sns.subscribe()
-        .topic_arn(topic)
-        .protocol("sqs")
-        .endpoint(queue_arn)
-        .send()
-        .await
-        .unwrap();
-    queue_url
+    support::subscribed_queue(&sns, &stack.sqs, &topic, "chat-inbox").await
 }
 
 /// Findings in moto's Security Hub with id `id`.

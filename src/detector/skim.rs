@@ -24,9 +24,12 @@
 //! it is counted as skipped and reported, never taken as the first or the last value.
 //!
 //! The scan calls [`skim_framed`] with the [`Landmarks`] the reader noted while framing the
-//! record (every quote, and the nested values' extents), so the skim jumps from string to
-//! string; a landmark that does not fit is ignored, and on valid JSON the answer is the same as
-//! [`skim`]'s (property test and fuzz target).
+//! record: the quotes at its top level and one level down, and the backslashes there. The
+//! skim then reads the top-level members from the list of top-level strings alone (on valid
+//! JSON a string there is a key when a `:` follows it, else the string value of the key before
+//! it) and `userIdentity`'s members from the strings one level down inside it, never looking
+//! at nested values. When the lists are incomplete (a huge record) it scans the bytes like
+//! [`skim`]; on valid JSON both give the same answer (property test and fuzz target).
 
 /// What the skim found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,122 +48,164 @@ pub enum Skim<'a> {
     Unknown,
 }
 
-use std::cell::Cell;
-
 /// Skims one record's bytes (a whole JSON object, as the log reader frames it).
 pub fn skim(record: &[u8]) -> Skim<'_> {
-    static NO_LANDMARKS: Landmarks = Landmarks::NONE;
-    skim_fields(&Walker::new(record, &NO_LANDMARKS)).unwrap_or(Skim::Unknown)
+    skim_fields(record).unwrap_or(Skim::Unknown)
 }
 
-/// Like [`skim`], with the landmarks the reader's framing found in the same bytes: the skim
-/// jumps from string to string and over nested values instead of scanning for them. A
-/// landmark that does not fit (none is recorded where the skim looks) is ignored and the
-/// bytes are scanned, so landmarks can change the speed, never the answer.
+/// Like [`skim`], with the landmarks the reader's framing found in the same bytes: it reads
+/// the record's strings from the lists instead of scanning for them. On valid JSON the answer
+/// is [`skim`]'s; on anything else it is still never different from the full parse's reading
+/// when it says [`Skim::Known`] and the full parse accepts the record.
 pub fn skim_framed<'a>(record: &'a [u8], landmarks: &'a Landmarks) -> Skim<'a> {
-    skim_fields(&Walker::new(record, landmarks)).unwrap_or(Skim::Unknown)
+    if !landmarks.complete {
+        return skim(record);
+    }
+    framed_fields(record, landmarks).unwrap_or(Skim::Unknown)
 }
 
-/// Where a record's strings and nested values are, found while framing it. Offsets are from
-/// the record's first byte.
+/// Where a record's shallow strings are, found while framing it. Offsets are from the
+/// record's first byte; each list is in order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Landmarks {
-    /// Every unescaped `"`, in order (so opening and closing quotes alternate), up to a cap.
-    pub quotes: Vec<u32>,
-    /// Containers at depth 2 and 3 (a top-level member's value and its members' values), in
-    /// order of their opening bracket, as (start, end exclusive); up to a cap.
-    pub containers: Vec<(u32, u32)>,
-    /// Every backslash, in order, when `backslashes_complete`.
+    /// Every unescaped `"` at the record's top level (its members' keys and string values),
+    /// so opening and closing quotes alternate.
+    pub top_quotes: Vec<u32>,
+    /// Every unescaped `"` one level down: inside the top-level members' object and array
+    /// values, not deeper.
+    pub nested_quotes: Vec<u32>,
+    /// Every backslash at those two levels.
     pub backslashes: Vec<u32>,
-    /// Whether `backslashes` holds all of them (else strings are searched for one).
-    pub backslashes_complete: bool,
+    /// Whether the lists hold every one (false past a cap: the skim then scans the bytes).
+    pub complete: bool,
 }
 
 impl Landmarks {
     /// No landmarks: the skim scans everything.
     pub const NONE: Landmarks = Landmarks {
-        quotes: Vec::new(),
-        containers: Vec::new(),
+        top_quotes: Vec::new(),
+        nested_quotes: Vec::new(),
         backslashes: Vec::new(),
-        backslashes_complete: false,
+        complete: false,
     };
 }
 
-/// The skim's reading of one record: scanning, helped by landmarks when they fit.
-struct Walker<'a> {
-    b: &'a [u8],
-    marks: &'a Landmarks,
-    /// Where to look next in `marks.quotes` and `marks.containers` (the walk only goes forward).
-    quote_at: Cell<usize>,
-    container_at: Cell<usize>,
+/// The skim over the landmarks. A string of a level's list is a member's key when a `:`
+/// follows it; its value starts after the `:` and, when it is a string, is the next string of
+/// the list. Keys with an escape, repeats and values of the wrong type make it unsure, as in
+/// [`skim_fields`].
+fn framed_fields<'a>(b: &'a [u8], marks: &'a Landmarks) -> Option<Skim<'a>> {
+    let mut escapes = Escapes {
+        at: &marks.backslashes,
+        next: 0,
+    };
+    let mut source = Once::default();
+    let mut name = Once::default();
+    let mut identity = Once::default();
+    let mut seen_identity = false;
+    let top = &marks.top_quotes;
+    let mut k = 0;
+    while k < top.len() {
+        let member = framed_member(b, top, k, &mut escapes)?;
+        match member.key {
+            b"eventSource" => source.read_framed(&member, &mut escapes)?,
+            b"eventName" => name.read_framed(&member, &mut escapes)?,
+            b"userIdentity" => {
+                if std::mem::replace(&mut seen_identity, true) || b[member.value] != b'{' {
+                    return None;
+                }
+                // Its members' strings: those one level down before the next top-level key.
+                let bound = top.get(member.next).map_or(b.len(), |&q| q as usize);
+                let nested = &marks.nested_quotes;
+                let from = nested.partition_point(|&q| (q as usize) < member.value);
+                let to = from + nested[from..].partition_point(|&q| (q as usize) < bound);
+                let inner = &nested[from..to];
+                let mut j = 0;
+                while j < inner.len() {
+                    let field = framed_member(b, inner, j, &mut escapes)?;
+                    if field.key == b"type" {
+                        identity.read_framed(&field, &mut escapes)?;
+                    }
+                    j = field.next;
+                }
+            }
+            _ => {}
+        }
+        k = member.next;
+    }
+    Some(Skim::Known {
+        source: source.value?,
+        name: name.value?,
+        identity_type: identity.value,
+    })
 }
 
-impl<'a> Walker<'a> {
-    fn new(b: &'a [u8], marks: &'a Landmarks) -> Self {
-        Walker {
-            b,
-            marks,
-            quote_at: Cell::new(0),
-            container_at: Cell::new(0),
-        }
-    }
+/// One member read from a level's list of quotes.
+struct FramedMember<'a> {
+    key: &'a [u8],
+    /// Where the value starts.
+    value: usize,
+    /// The value's contents when it is a string.
+    string: Option<&'a [u8]>,
+    /// Its opening and closing quotes when it is a string (for the escape check).
+    value_quotes: (usize, usize),
+    /// The index in the list of the next member's key.
+    next: usize,
+}
 
-    /// The contents of the string starting at `b[i] == '"'`, the index after its closing
-    /// quote, and whether it holds an escape.
-    fn string(&self, i: usize) -> Option<(&'a [u8], usize, bool)> {
-        let quotes = &self.marks.quotes;
-        let mut k = self.quote_at.get();
-        if quotes.get(k).is_none_or(|&q| q as usize != i) {
-            k += quotes.get(k..)?.partition_point(|&q| (q as usize) < i);
-        }
-        match (quotes.get(k), quotes.get(k + 1)) {
-            (Some(&open), Some(&close))
-                if open as usize == i && (close as usize) < self.b.len() =>
-            {
-                self.quote_at.set(k + 2);
-                let (content, after) = (&self.b[i + 1..close as usize], close as usize + 1);
-                let escaped = if self.marks.backslashes_complete {
-                    let all = &self.marks.backslashes;
-                    let next = all.partition_point(|&at| (at as usize) <= i);
-                    all.get(next).is_some_and(|&at| at < close)
-                } else {
-                    memchr::memchr(b'\\', content).is_some()
-                };
-                Some((content, after, escaped))
-            }
-            _ => string_span(self.b, i),
-        }
+/// The member whose key is the string at `quotes[k]`; `None` (unsure) when that string has an
+/// escape or is not followed by `:`, or a string value is not where the list says.
+fn framed_member<'a>(
+    b: &'a [u8],
+    quotes: &[u32],
+    k: usize,
+    escapes: &mut Escapes<'_>,
+) -> Option<FramedMember<'a>> {
+    let (open, close) = (*quotes.get(k)? as usize, *quotes.get(k + 1)? as usize);
+    if close >= b.len() || escapes.within(open, close) {
+        return None;
     }
+    let colon = skip_ws(b, close + 1);
+    if b.get(colon) != Some(&b':') {
+        return None;
+    }
+    let value = skip_ws(b, colon + 1);
+    let key = &b[open + 1..close];
+    if b.get(value)? != &b'"' {
+        return Some(FramedMember {
+            key,
+            value,
+            string: None,
+            value_quotes: (0, 0),
+            next: k + 2,
+        });
+    }
+    let (start, end) = (*quotes.get(k + 2)? as usize, *quotes.get(k + 3)? as usize);
+    if start != value || end >= b.len() {
+        return None;
+    }
+    Some(FramedMember {
+        key,
+        value,
+        string: Some(&b[start + 1..end]),
+        value_quotes: (start, end),
+        next: k + 4,
+    })
+}
 
-    /// The index after the JSON value starting at `b[i]`.
-    fn skip(&self, i: usize) -> Option<usize> {
-        match *self.b.get(i)? {
-            b'"' => self.string(i).map(|(_, after, _)| after),
-            b'{' | b'[' => {
-                let containers = &self.marks.containers;
-                let mut k = self.container_at.get();
-                if containers
-                    .get(k)
-                    .is_none_or(|&(start, _)| start as usize != i)
-                {
-                    k += containers
-                        .get(k..)?
-                        .partition_point(|&(start, _)| (start as usize) < i);
-                }
-                match containers.get(k) {
-                    Some(&(start, end))
-                        if start as usize == i
-                            && end as usize > i
-                            && end as usize <= self.b.len() =>
-                    {
-                        self.container_at.set(k + 1);
-                        Some(end as usize)
-                    }
-                    _ => skip_value(self.b, i),
-                }
-            }
-            _ => skip_value(self.b, i),
+/// The backslashes the framing noted, looked up in increasing position order.
+struct Escapes<'a> {
+    at: &'a [u32],
+    next: usize,
+}
+
+impl Escapes<'_> {
+    /// Whether a backslash lies between `open` and `close` (queries come in increasing order).
+    fn within(&mut self, open: usize, close: usize) -> bool {
+        while self.at.get(self.next).is_some_and(|&p| (p as usize) < open) {
+            self.next += 1;
         }
+        self.at.get(self.next).is_some_and(|&p| (p as usize) < close)
     }
 }
 
@@ -174,39 +219,54 @@ struct Once<'a> {
 impl<'a> Once<'a> {
     /// Reads the plain string value at `b[i]`; `None` (unsure) for a repeat, an escape, a
     /// non-ASCII byte or another JSON type.
-    fn read(&mut self, w: &Walker<'a>, i: usize) -> Option<usize> {
-        if std::mem::replace(&mut self.seen, true) || w.b.get(i) != Some(&b'"') {
+    fn read(&mut self, b: &'a [u8], i: usize) -> Option<usize> {
+        if std::mem::replace(&mut self.seen, true) || b.get(i) != Some(&b'"') {
             return None;
         }
-        let (value, after, escaped) = w.string(i)?;
-        if escaped || !value.is_ascii() {
-            return None;
-        }
-        self.value = Some(std::str::from_utf8(value).ok()?);
+        let (value, after, escaped) = string_span(b, i)?;
+        self.value = Some(plain_ascii(value, escaped)?);
         Some(after)
+    }
+
+    /// The same for a member found in the landmarks.
+    fn read_framed(&mut self, member: &FramedMember<'a>, escapes: &mut Escapes<'_>) -> Option<()> {
+        if std::mem::replace(&mut self.seen, true) {
+            return None;
+        }
+        let value = member.string?;
+        let escaped = escapes.within(member.value_quotes.0, member.value_quotes.1);
+        self.value = Some(plain_ascii(value, escaped)?);
+        Some(())
     }
 }
 
-fn skim_fields<'a>(w: &Walker<'a>) -> Option<Skim<'a>> {
-    let b = w.b;
+/// The string's contents when they need no decoding and are ASCII.
+fn plain_ascii(value: &[u8], escaped: bool) -> Option<&str> {
+    if escaped || !value.is_ascii() {
+        return None;
+    }
+    std::str::from_utf8(value).ok()
+}
+
+fn skim_fields(b: &[u8]) -> Option<Skim<'_>> {
     let start = skip_ws(b, 0);
     let mut source = Once::default();
     let mut name = Once::default();
     let mut identity = Once::default();
     let mut seen_identity = false;
-    let end = walk_object(w, start, |key, i| match key {
-        b"eventSource" => source.read(w, i),
-        b"eventName" => name.read(w, i),
+    let end = walk_object(b, start, |key, i| match key {
+        b"eventSource" => source.read(b, i),
+        b"eventName" => name.read(b, i),
         b"userIdentity" => {
             if std::mem::replace(&mut seen_identity, true) || b.get(i) != Some(&b'{') {
                 return None;
             }
-            walk_object(w, i, |key, j| match key {
-                b"type" => identity.read(w, j),
-                _ => w.skip(j),
+            walk_object(b, i, |key, j| match key {
+                b"type" => identity.read(b, j),
+                _ => skip_value(b, j),
             })
         }
-        _ => w.skip(i),
+        _ => skip_value(b, i),
     })?;
     if skip_ws(b, end) != b.len() {
         return None;
@@ -222,11 +282,10 @@ fn skim_fields<'a>(w: &Walker<'a>) -> Option<Skim<'a>> {
 /// member, which returns the index after the value; returns the index after the object. `None`
 /// for an escaped key, anything structurally unexpected, or when `on_field` is unsure.
 fn walk_object<'a>(
-    w: &Walker<'a>,
+    b: &'a [u8],
     i: usize,
     mut on_field: impl FnMut(&'a [u8], usize) -> Option<usize>,
 ) -> Option<usize> {
-    let b = w.b;
     if b.get(i) != Some(&b'{') {
         return None;
     }
@@ -238,7 +297,7 @@ fn walk_object<'a>(
         if b.get(i) != Some(&b'"') {
             return None;
         }
-        let (key, after_key, key_escaped) = w.string(i)?;
+        let (key, after_key, key_escaped) = string_span(b, i)?;
         if key_escaped {
             return None;
         }

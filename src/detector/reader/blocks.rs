@@ -3,10 +3,104 @@
 //!
 //! The framer then finds the escaped characters and the inside of strings for the whole block
 //! with a few word operations (the technique of simdjson's stage 1), and visits only the
-//! brackets outside strings, instead of branching on every byte. On x86_64 the masks come
-//! from SSE2 (part of the x86_64 baseline, so no runtime detection); elsewhere (the arm64
-//! Lambda included) from portable word-at-a-time code. Both are checked against a per-byte
-//! reference in the tests.
+//! brackets outside strings, instead of branching on every byte. Which instructions do the
+//! work is a [`Simd`] implementation: [`Avx2`] (AVX2 compares, and a carry-less multiply for
+//! the inside of strings) where the CPU has them, checked once at run time; otherwise
+//! [`Baseline`]: SSE2 on x86_64 (part of its baseline), portable word-at-a-time code elsewhere
+//! (the arm64 Lambda included). All are checked against a per-byte reference in the tests.
+
+/// The instructions a block is classified with.
+pub(super) trait Simd: Copy {
+    /// The classes of the block's bytes.
+    fn classify(self, block: &[u8; BLOCK]) -> Masks;
+    /// Bit `i` is the XOR of bits `0..=i` (see [`prefix_xor`]).
+    fn prefix_xor(self, x: u64) -> u64;
+}
+
+/// What every target has: SSE2 on x86_64, word-at-a-time code elsewhere.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Baseline;
+
+impl Simd for Baseline {
+    #[inline(always)]
+    fn classify(self, block: &[u8; BLOCK]) -> Masks {
+        classify(block)
+    }
+    #[inline(always)]
+    fn prefix_xor(self, x: u64) -> u64 {
+        prefix_xor(x)
+    }
+}
+
+/// AVX2 and PCLMULQDQ; a value exists only when the CPU has both ([`Avx2::detect`]), which
+/// is what makes its methods sound to call.
+#[cfg(target_arch = "x86_64")]
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Avx2(());
+
+#[cfg(target_arch = "x86_64")]
+impl Avx2 {
+    /// `Some` when this CPU has AVX2 and PCLMULQDQ (the detection is cached by std).
+    #[inline]
+    pub(super) fn detect() -> Option<Avx2> {
+        (std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("pclmulqdq"))
+            .then_some(Avx2(()))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+impl Simd for Avx2 {
+    #[inline(always)]
+    fn classify(self, block: &[u8; BLOCK]) -> Masks {
+        // SAFETY: an `Avx2` value exists only on a CPU with AVX2.
+        unsafe { classify_avx2(block) }
+    }
+    #[inline(always)]
+    fn prefix_xor(self, x: u64) -> u64 {
+        // SAFETY: an `Avx2` value exists only on a CPU with PCLMULQDQ.
+        unsafe { prefix_xor_clmul(x) }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn classify_avx2(block: &[u8; BLOCK]) -> Masks {
+    use std::arch::x86_64::*;
+    // SAFETY: both 32-byte unaligned loads read inside the 64-byte block.
+    let (lo, hi) = unsafe {
+        (
+            _mm256_loadu_si256(block.as_ptr().cast()),
+            _mm256_loadu_si256(block.as_ptr().add(32).cast()),
+        )
+    };
+    let bits = |lo_eq: __m256i, hi_eq: __m256i| {
+        (_mm256_movemask_epi8(lo_eq) as u32 as u64) | ((_mm256_movemask_epi8(hi_eq) as u32 as u64) << 32)
+    };
+    let equal = |byte: u8, lo: __m256i, hi: __m256i| {
+        let wanted = _mm256_set1_epi8(byte as i8);
+        bits(_mm256_cmpeq_epi8(lo, wanted), _mm256_cmpeq_epi8(hi, wanted))
+    };
+    // `{`/`[` and `}`/`]` differ only in bit 0x20: one compare each after setting it.
+    let case_bit = _mm256_set1_epi8(0x20);
+    let (folded_lo, folded_hi) = (_mm256_or_si256(lo, case_bit), _mm256_or_si256(hi, case_bit));
+    Masks {
+        quote: equal(b'"', lo, hi),
+        backslash: equal(b'\\', lo, hi),
+        open: equal(b'{', folded_lo, folded_hi),
+        close: equal(b'}', folded_lo, folded_hi),
+    }
+}
+
+/// [`prefix_xor`] in one carry-less multiply by all ones.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+unsafe fn prefix_xor_clmul(x: u64) -> u64 {
+    use std::arch::x86_64::*;
+    let product = _mm_clmulepi64_si128(_mm_set_epi64x(0, x as i64), _mm_set1_epi8(-1), 0);
+    _mm_cvtsi128_si64(product) as u64
+}
 
 /// Bytes of one block.
 pub(super) const BLOCK: usize = 64;
@@ -160,6 +254,28 @@ mod tests {
             let expected = reference(&block);
             assert_eq!(classify(&block), expected, "{block:?}");
             assert_eq!(classify_words(&block), expected, "{block:?}");
+            #[cfg(target_arch = "x86_64")]
+            if let Some(avx2) = Avx2::detect() {
+                assert_eq!(avx2.classify(&block), expected, "{block:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_prefix_xor_agrees() {
+        let mut state = 0x0123_4567_89AB_CDEF;
+        for _ in 0..10_000 {
+            let x = next(&mut state);
+            let want = (0..64).fold(0u64, |acc, i| {
+                let parity = (x & (u64::MAX >> (63 - i))).count_ones() as u64 & 1;
+                acc | parity << i
+            });
+            assert_eq!(prefix_xor(x), want);
+            assert_eq!(Baseline.prefix_xor(x), want);
+            #[cfg(target_arch = "x86_64")]
+            if let Some(avx2) = Avx2::detect() {
+                assert_eq!(avx2.prefix_xor(x), want);
+            }
         }
     }
 

@@ -1,25 +1,36 @@
 //! Finding where a JSON value ends in the reader's buffer: records (objects) with the block
 //! classifier, everything else (top-level keys' values, elements of `Records` that are not
 //! objects, all rare) byte by byte.
+//!
+//! While framing a record it notes the landmarks the skim reads instead of the bytes: the
+//! quotes at the record's top level (its members' keys and string values) and one level down
+//! (the members of its members' values), and the backslashes at those levels. Which level a
+//! byte is at comes from the brackets the block loop visits anyway, so it costs a few word
+//! operations per bracket.
 
-use super::blocks::{BLOCK, classify, escaped, prefix_xor};
+use super::blocks::{BLOCK, Baseline, Simd, escaped};
 use super::{LogReader, ReadError};
-use crate::detector::skim::Landmarks;
 
-/// Quotes, and containers, noted per record at most (a normal record has a few hundred).
+/// Positions noted per list and record at most (a normal record has a few dozen).
 const MAX_NOTED: usize = 1 << 16;
 
 /// Appends the offsets (`base` + bit) of the set bits; false when some were left out (over the
 /// cap, or past what offsets can note).
-#[inline]
+#[inline(always)]
 fn note_bits(noted: &mut Vec<u32>, mut bits: u64, base: usize, noted_len: usize) -> bool {
+    if bits == 0 {
+        return true;
+    }
     if noted.len() + 64 <= MAX_NOTED && base + 64 <= noted_len {
         // The common case, without a check per bit.
-        noted.reserve(64);
-        while bits != 0 {
-            noted.push((base + bits.trailing_zeros() as usize) as u32);
-            bits &= bits - 1;
-        }
+        noted.reserve(bits.count_ones() as usize);
+        noted.extend(std::iter::from_fn(|| {
+            (bits != 0).then(|| {
+                let at = base as u32 + bits.trailing_zeros();
+                bits &= bits - 1;
+                at
+            })
+        }));
         return true;
     }
     while bits != 0 {
@@ -33,10 +44,12 @@ fn note_bits(noted: &mut Vec<u32>, mut bits: u64, base: usize, noted_len: usize)
     true
 }
 
-/// Drops containers whose end was never noted.
-fn marks_retain_closed(marks: &mut Landmarks) {
-    marks.containers.retain(|&(_, end)| end != u32::MAX);
+/// Bits `from..=to` (both below 64, `from <= to`).
+#[inline(always)]
+fn bit_span(from: u32, to: u32) -> u64 {
+    (u64::MAX >> (63 - to)) & (u64::MAX << from)
 }
+
 use std::io::Read;
 
 impl<R: Read> LogReader<R> {
@@ -45,12 +58,35 @@ impl<R: Read> LogReader<R> {
     /// consumed and dropped). Brackets are only counted, not matched by kind: validation is
     /// the parser's job.
     pub(super) fn frame_object(&mut self) -> Result<Option<(usize, usize)>, ReadError> {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(avx2) = super::blocks::Avx2::detect() {
+            // SAFETY: `detect` found AVX2 and PCLMULQDQ on this CPU.
+            return unsafe { self.frame_object_avx2(avx2) };
+        }
+        self.frame_object_with(Baseline)
+    }
+
+    /// [`Self::frame_object_with`] compiled for AVX2, so the classifier's intrinsics inline.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,pclmulqdq")]
+    unsafe fn frame_object_avx2(
+        &mut self,
+        avx2: super::blocks::Avx2,
+    ) -> Result<Option<(usize, usize)>, ReadError> {
+        self.frame_object_with(avx2)
+    }
+
+    #[inline(always)]
+    pub(super) fn frame_object_with<S: Simd>(
+        &mut self,
+        simd: S,
+    ) -> Result<Option<(usize, usize)>, ReadError> {
         debug_assert_eq!(self.buf[self.pos], b'{');
         let marks = &mut self.landmarks;
-        marks.quotes.clear();
-        marks.containers.clear();
+        marks.top_quotes.clear();
+        marks.nested_quotes.clear();
         marks.backslashes.clear();
-        marks.backslashes_complete = true;
+        let mut complete = true;
         let max = self.cfg.max_record_bytes;
         // Offsets are noted as u32: a record longer than that gets no landmarks past it.
         let noted_len = max.min(u32::MAX as usize);
@@ -61,8 +97,6 @@ impl<R: Read> LogReader<R> {
         let mut depth: u64 = 0;
         let mut inside_string = 0u64;
         let mut escape_carry = 0u64;
-        // Indexes in `containers` of the open containers at depths 2 and 3.
-        let mut open_containers = [usize::MAX; 2];
         loop {
             let available = self.end - i;
             if available < BLOCK && !self.eof {
@@ -80,63 +114,63 @@ impl<R: Read> LogReader<R> {
             }
             let (masks, valid) = if available >= BLOCK {
                 let block = self.buf[i..i + BLOCK].try_into().expect("one block");
-                (classify(block), u64::MAX)
+                (simd.classify(block), u64::MAX)
             } else {
                 // The end of the input: zeros are not structural.
                 let mut block = [0u8; BLOCK];
                 block[..available].copy_from_slice(&self.buf[i..self.end]);
-                (classify(&block), (1u64 << available) - 1)
+                (simd.classify(&block), (1u64 << available) - 1)
             };
-            let quotes = masks.quote & !escaped(masks.backslash, &mut escape_carry) & valid;
-            let strings = prefix_xor(quotes) ^ inside_string;
+            let escapes = if masks.backslash | escape_carry == 0 {
+                0
+            } else {
+                escaped(masks.backslash, &mut escape_carry)
+            };
+            let quotes = masks.quote & !escapes & valid;
+            let strings = simd.prefix_xor(quotes) ^ inside_string;
             inside_string = ((strings as i64) >> 63) as u64;
             let mut brackets = (masks.open | masks.close) & !strings & valid;
-            // Bytes of this block that belong to the record (all, unless it ends here).
-            let mut in_record = valid;
+            // The bytes of this block at the record's top level and one level down.
+            let (mut top, mut nested) = (0u64, 0u64);
             let mut end = None;
-            let marks = &mut self.landmarks;
-            let base = i - origin;
+            // The first bit not yet given a level.
+            let mut from = 0u32;
             while brackets != 0 {
                 let bit = brackets.trailing_zeros();
                 brackets &= brackets - 1;
-                let at = base + bit as usize;
+                // Bytes up to the bracket are at the level before it (the bracket is no quote).
+                let span = bit_span(from, bit);
+                if depth == 1 {
+                    top |= span;
+                } else if depth == 2 {
+                    nested |= span;
+                }
+                from = bit + 1;
                 if masks.open >> bit & 1 == 1 {
                     depth += 1;
-                    if (depth == 2 || depth == 3)
-                        && at < noted_len
-                        && marks.containers.len() < MAX_NOTED
-                    {
-                        open_containers[depth as usize - 2] = marks.containers.len();
-                        marks.containers.push((at as u32, u32::MAX));
-                    } else if depth == 2 || depth == 3 {
-                        open_containers[depth as usize - 2] = usize::MAX;
+                } else {
+                    depth -= 1;
+                    if depth == 0 {
+                        end = Some(i + bit as usize + 1);
+                        break;
                     }
-                    continue;
                 }
-                depth -= 1;
-                if depth == 1 || depth == 2 {
-                    let open = open_containers[depth as usize - 1];
-                    if let Some(entry) = marks.containers.get_mut(open) {
-                        entry.1 = (at + 1).min(noted_len) as u32;
-                    }
-                } else if depth == 0 {
-                    in_record = if bit == 63 {
-                        u64::MAX
-                    } else {
-                        (2u64 << bit) - 1
-                    };
-                    end = Some(i + bit as usize + 1);
-                    break;
+            }
+            if end.is_none() && from < 64 {
+                let rest = u64::MAX << from;
+                if depth == 1 {
+                    top |= rest;
+                } else if depth == 2 {
+                    nested |= rest;
                 }
             }
             if !discard {
-                note_bits(&mut marks.quotes, quotes & in_record, base, noted_len);
-                let backslashes = masks.backslash & in_record;
-                if backslashes != 0
-                    && !note_bits(&mut marks.backslashes, backslashes, base, noted_len)
-                {
-                    marks.backslashes_complete = false;
-                }
+                let marks = &mut self.landmarks;
+                let base = i - origin;
+                complete &= note_bits(&mut marks.top_quotes, quotes & top, base, noted_len);
+                complete &= note_bits(&mut marks.nested_quotes, quotes & nested, base, noted_len);
+                let backslashes = masks.backslash & (top | nested);
+                complete &= note_bits(&mut marks.backslashes, backslashes, base, noted_len);
             }
             if let Some(end) = end {
                 self.pos = end;
@@ -145,8 +179,7 @@ impl<R: Read> LogReader<R> {
                 if discard || end - origin > max {
                     return Ok(None);
                 }
-                // A container still marked open ended past what was noted: drop it.
-                marks_retain_closed(&mut self.landmarks);
+                self.landmarks.complete = complete;
                 return Ok(Some((origin, end)));
             }
             i += available.min(BLOCK);

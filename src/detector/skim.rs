@@ -24,10 +24,10 @@
 //! it is counted as skipped and reported, never taken as the first or the last value.
 //!
 //! The scan calls [`skim_framed`] with the [`Landmarks`] the reader noted while framing the
-//! record: the quotes at its top level and one level down, and the backslashes there. The
-//! skim then reads the top-level members from the list of top-level strings alone (on valid
-//! JSON a string there is a key when a `:` follows it, else the string value of the key before
-//! it) and `userIdentity`'s members from the strings one level down inside it, never looking
+//! record: the quotes at its top level and inside its `userIdentity`, and the backslashes
+//! there. The skim then reads the top-level members from the list of top-level strings alone
+//! (on valid JSON a string there is a key when a `:` follows it, else the string value of the
+//! key before it) and `userIdentity`'s members from the strings noted inside it, never looking
 //! at nested values. When the lists are incomplete (a huge record) it scans the bytes like
 //! [`skim`]; on valid JSON both give the same answer (property test and fuzz target).
 
@@ -71,10 +71,13 @@ pub struct Landmarks {
     /// Every unescaped `"` at the record's top level (its members' keys and string values),
     /// so opening and closing quotes alternate.
     pub top_quotes: Vec<u32>,
-    /// Every unescaped `"` one level down: inside the top-level members' object and array
-    /// values, not deeper.
-    pub nested_quotes: Vec<u32>,
-    /// Every backslash at those two levels.
+    /// Every unescaped `"` of the members of the `userIdentity` object starting at
+    /// `identity_at` (not of values nested deeper).
+    pub identity_quotes: Vec<u32>,
+    /// Where the `userIdentity` value whose members `identity_quotes` holds starts (its `{`),
+    /// when framing recognised its key; the skim scans any other one.
+    pub identity_at: Option<u32>,
+    /// Every backslash at the top level and among those members.
     pub backslashes: Vec<u32>,
     /// Whether the lists hold every one (false past a cap: the skim then scans the bytes).
     pub complete: bool,
@@ -84,7 +87,8 @@ impl Landmarks {
     /// No landmarks: the skim scans everything.
     pub const NONE: Landmarks = Landmarks {
         top_quotes: Vec::new(),
-        nested_quotes: Vec::new(),
+        identity_quotes: Vec::new(),
+        identity_at: None,
         backslashes: Vec::new(),
         complete: false,
     };
@@ -114,12 +118,21 @@ fn framed_fields<'a>(b: &'a [u8], marks: &'a Landmarks) -> Option<Skim<'a>> {
                 if std::mem::replace(&mut seen_identity, true) || b[member.value] != b'{' {
                     return None;
                 }
-                // Its members' strings: those one level down before the next top-level key.
+                if marks.identity_at != Some(member.value as u32) {
+                    // Framing did not note this object's strings: read it from the bytes.
+                    walk_object(b, member.value, |key, j| match key {
+                        b"type" => identity.read(b, j),
+                        _ => skip_value(b, j),
+                    })?;
+                    k = member.next;
+                    continue;
+                }
+                // Its members' strings: those noted inside it, before the next top-level key.
                 let bound = top.get(member.next).map_or(b.len(), |&q| q as usize);
-                let nested = &marks.nested_quotes;
-                let from = nested.partition_point(|&q| (q as usize) < member.value);
-                let to = from + nested[from..].partition_point(|&q| (q as usize) < bound);
-                let inner = &nested[from..to];
+                let noted = &marks.identity_quotes;
+                let from = noted.partition_point(|&q| (q as usize) < member.value);
+                let to = from + noted[from..].partition_point(|&q| (q as usize) < bound);
+                let inner = &noted[from..to];
                 let mut j = 0;
                 while j < inner.len() {
                     let field = framed_member(b, inner, j, &mut escapes)?;
@@ -155,6 +168,7 @@ struct FramedMember<'a> {
 
 /// The member whose key is the string at `quotes[k]`; `None` (unsure) when that string has an
 /// escape or is not followed by `:`, or a string value is not where the list says.
+#[inline(always)]
 fn framed_member<'a>(
     b: &'a [u8],
     quotes: &[u32],
@@ -205,7 +219,9 @@ impl Escapes<'_> {
         while self.at.get(self.next).is_some_and(|&p| (p as usize) < open) {
             self.next += 1;
         }
-        self.at.get(self.next).is_some_and(|&p| (p as usize) < close)
+        self.at
+            .get(self.next)
+            .is_some_and(|&p| (p as usize) < close)
     }
 }
 

@@ -75,7 +75,8 @@ unsafe fn classify_avx2(block: &[u8; BLOCK]) -> Masks {
         )
     };
     let bits = |lo_eq: __m256i, hi_eq: __m256i| {
-        (_mm256_movemask_epi8(lo_eq) as u32 as u64) | ((_mm256_movemask_epi8(hi_eq) as u32 as u64) << 32)
+        (_mm256_movemask_epi8(lo_eq) as u32 as u64)
+            | ((_mm256_movemask_epi8(hi_eq) as u32 as u64) << 32)
     };
     let equal = |byte: u8, lo: __m256i, hi: __m256i| {
         let wanted = _mm256_set1_epi8(byte as i8);

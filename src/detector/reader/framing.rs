@@ -3,9 +3,9 @@
 //! objects, all rare) byte by byte.
 //!
 //! While framing a record it notes the landmarks the skim reads instead of the bytes: the
-//! quotes at the record's top level (its members' keys and string values) and one level down
-//! (the members of its members' values), and the backslashes at those levels. Which level a
-//! byte is at comes from the brackets the block loop visits anyway, so it costs a few word
+//! quotes at the record's top level (its members' keys and string values) and inside its
+//! `userIdentity` object (that object's own members), and the backslashes there. Which level
+//! a byte is at comes from the brackets the block loop visits anyway, so it costs a few word
 //! operations per bracket.
 
 use super::blocks::{BLOCK, Baseline, Simd, escaped};
@@ -21,18 +21,31 @@ fn note_bits(noted: &mut Vec<u32>, mut bits: u64, base: usize, noted_len: usize)
     if bits == 0 {
         return true;
     }
-    if noted.len() + 64 <= MAX_NOTED && base + 64 <= noted_len {
-        // The common case, without a check per bit.
-        noted.reserve(bits.count_ones() as usize);
-        noted.extend(std::iter::from_fn(|| {
-            (bits != 0).then(|| {
-                let at = base as u32 + bits.trailing_zeros();
-                bits &= bits - 1;
-                at
-            })
-        }));
-        return true;
+    if noted.len() + 64 > MAX_NOTED || base + 64 > noted_len {
+        return note_bits_checked(noted, bits, base, noted_len);
     }
+    // The common case: eight offsets at a time into reserved room, without a branch per bit
+    // (slots past the last bit are written but not kept).
+    let count = bits.count_ones() as usize;
+    noted.reserve(64);
+    let len = noted.len();
+    let spare = &mut noted.spare_capacity_mut()[..64];
+    let mut written = 0;
+    while written < count {
+        for slot in &mut spare[written..written + 8] {
+            slot.write(base as u32 + bits.trailing_zeros());
+            bits &= bits.wrapping_sub(1);
+        }
+        written += 8;
+    }
+    // SAFETY: the first `count` slots after `len` were written above, in order.
+    unsafe { noted.set_len(len + count) };
+    true
+}
+
+/// [`note_bits`] one bit at a time, checking the cap and the offset of each.
+#[cold]
+fn note_bits_checked(noted: &mut Vec<u32>, mut bits: u64, base: usize, noted_len: usize) -> bool {
     while bits != 0 {
         let at = base + bits.trailing_zeros() as usize;
         if noted.len() >= MAX_NOTED || at >= noted_len {
@@ -43,6 +56,9 @@ fn note_bits(noted: &mut Vec<u32>, mut bits: u64, base: usize, noted_len: usize)
     }
     true
 }
+
+/// What precedes the one top-level value whose members the skim reads one level down.
+const IDENTITY_KEY: &[u8] = b"\"userIdentity\":";
 
 /// Bits `from..=to` (both below 64, `from <= to`).
 #[inline(always)]
@@ -84,7 +100,8 @@ impl<R: Read> LogReader<R> {
         debug_assert_eq!(self.buf[self.pos], b'{');
         let marks = &mut self.landmarks;
         marks.top_quotes.clear();
-        marks.nested_quotes.clear();
+        marks.identity_quotes.clear();
+        marks.identity_at = None;
         marks.backslashes.clear();
         let mut complete = true;
         let max = self.cfg.max_record_bytes;
@@ -97,6 +114,8 @@ impl<R: Read> LogReader<R> {
         let mut depth: u64 = 0;
         let mut inside_string = 0u64;
         let mut escape_carry = 0u64;
+        // Inside (at depth 2 of) a `userIdentity` value.
+        let mut in_identity = false;
         loop {
             let available = self.end - i;
             if available < BLOCK && !self.eof {
@@ -130,8 +149,8 @@ impl<R: Read> LogReader<R> {
             let strings = simd.prefix_xor(quotes) ^ inside_string;
             inside_string = ((strings as i64) >> 63) as u64;
             let mut brackets = (masks.open | masks.close) & !strings & valid;
-            // The bytes of this block at the record's top level and one level down.
-            let (mut top, mut nested) = (0u64, 0u64);
+            // The bytes of this block at the record's top level, and inside `userIdentity`.
+            let (mut top, mut identity) = (0u64, 0u64);
             let mut end = None;
             // The first bit not yet given a level.
             let mut from = 0u32;
@@ -140,36 +159,45 @@ impl<R: Read> LogReader<R> {
                 brackets &= brackets - 1;
                 // Bytes up to the bracket are at the level before it (the bracket is no quote).
                 let span = bit_span(from, bit);
-                if depth == 1 {
-                    top |= span;
-                } else if depth == 2 {
-                    nested |= span;
-                }
+                top |= span & ((depth == 1) as u64).wrapping_neg();
+                identity |= span & ((depth == 2 && in_identity) as u64).wrapping_neg();
                 from = bit + 1;
-                if masks.open >> bit & 1 == 1 {
-                    depth += 1;
-                } else {
-                    depth -= 1;
-                    if depth == 0 {
-                        end = Some(i + bit as usize + 1);
-                        break;
+                let opens = masks.open >> bit & 1;
+                if opens == 1 && depth == 1 {
+                    // A top-level member's value opens: is its key `userIdentity`? (A key
+                    // written with escapes or spaces is not recognised here; the skim then
+                    // reads that value from the bytes.)
+                    let at = i + bit as usize;
+                    in_identity = at >= origin + IDENTITY_KEY.len()
+                        && &self.buf[at - IDENTITY_KEY.len()..at] == IDENTITY_KEY
+                        && at - origin < noted_len;
+                    if in_identity {
+                        self.landmarks.identity_at = Some((at - origin) as u32);
                     }
+                }
+                // Brackets are only counted: an opening one goes down a level, a closing one up.
+                depth = depth + 2 * opens - 1;
+                if depth == 0 {
+                    end = Some(i + bit as usize + 1);
+                    break;
                 }
             }
             if end.is_none() && from < 64 {
                 let rest = u64::MAX << from;
-                if depth == 1 {
-                    top |= rest;
-                } else if depth == 2 {
-                    nested |= rest;
-                }
+                top |= rest & ((depth == 1) as u64).wrapping_neg();
+                identity |= rest & ((depth == 2 && in_identity) as u64).wrapping_neg();
             }
             if !discard {
                 let marks = &mut self.landmarks;
                 let base = i - origin;
                 complete &= note_bits(&mut marks.top_quotes, quotes & top, base, noted_len);
-                complete &= note_bits(&mut marks.nested_quotes, quotes & nested, base, noted_len);
-                let backslashes = masks.backslash & (top | nested);
+                complete &= note_bits(
+                    &mut marks.identity_quotes,
+                    quotes & identity,
+                    base,
+                    noted_len,
+                );
+                let backslashes = masks.backslash & (top | identity);
                 complete &= note_bits(&mut marks.backslashes, backslashes, base, noted_len);
             }
             if let Some(end) = end {

@@ -397,14 +397,22 @@ fn the_framed_skim_equals_the_plain_skim() {
             // The landmarks: quotes are quotes, in pairs, at the level they say.
             let marks = raw.landmarks;
             assert!(marks.complete);
-            for (list, level) in [(&marks.top_quotes, 1), (&marks.nested_quotes, 2)] {
+            for (list, level) in [(&marks.top_quotes, 1), (&marks.identity_quotes, 2)] {
                 assert_eq!(list.len() % 2, 0);
                 for &q in list {
                     assert_eq!(raw.bytes[q as usize], b'"');
                     assert_eq!(level_at(raw.bytes, q as usize), level, "{:?}", raw.bytes);
                 }
             }
-            assert!(marks.backslashes.iter().all(|&p| raw.bytes[p as usize] == b'\\'));
+            if let Some(at) = marks.identity_at {
+                assert!(raw.bytes[..at as usize].ends_with(b"\"userIdentity\":"));
+            }
+            assert!(
+                marks
+                    .backslashes
+                    .iter()
+                    .all(|&p| raw.bytes[p as usize] == b'\\')
+            );
         }
         assert_eq!(known, 4);
     }

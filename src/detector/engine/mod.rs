@@ -8,9 +8,11 @@ use crate::detector::record::Record;
 use crate::detector::rule::{FailedCalls, NameMatch, Rule, RuleContext, RuleMeta, Severity};
 use crate::detector::rules::CATALOGUE;
 use crate::detector::sigma::{Gate, NameSelector, RecordEvent, SigmaRule, TextFinder};
-use std::collections::{BTreeMap, HashMap};
+use index_hash::IndexMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+mod index_hash;
 mod routing;
 mod scan;
 mod settings;
@@ -28,7 +30,7 @@ pub use settings::{
 /// catalogue rules is a catalogue rule; the others are Sigma rules.
 #[derive(Default)]
 struct SourceIndex {
-    exact: HashMap<Box<str>, Vec<usize>>,
+    exact: IndexMap<Box<str>, Vec<usize>>,
     prefixes: Vec<(Box<str>, usize)>,
 }
 
@@ -101,7 +103,7 @@ pub struct Suppression {
 pub struct Detector {
     rules: Vec<&'static dyn Rule>,
     sigma: Vec<SigmaRule>,
-    index: HashMap<Box<str>, SourceIndex>,
+    index: IndexMap<Box<str>, SourceIndex>,
     /// Sigma rules that pin eventName but not eventSource.
     any_source: SourceIndex,
     /// Sigma rules that pin neither: asked about every record.
@@ -117,7 +119,7 @@ pub struct Detector {
     /// Per Sigma rule: caller types its condition rules out.
     sigma_excludes: Vec<Vec<Box<str>>>,
     /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
-    by_identity_type: HashMap<&'static str, Vec<usize>>,
+    by_identity_type: IndexMap<&'static str, Vec<usize>>,
     ctx: RuleContext,
     min_severity: Severity,
     severity_overrides: BTreeMap<String, Severity>,
@@ -190,8 +192,8 @@ impl Detector {
                 (rule.alerts_alone || !rule.counted_by.is_empty()).then_some(rule)
             })
             .collect();
-        let mut index: HashMap<Box<str>, SourceIndex> = HashMap::new();
-        let mut by_identity_type: HashMap<&'static str, Vec<usize>> = HashMap::new();
+        let mut index: IndexMap<Box<str>, SourceIndex> = IndexMap::default();
+        let mut by_identity_type: IndexMap<&'static str, Vec<usize>> = IndexMap::default();
         for (slot, rule) in rules.iter().enumerate() {
             for selector in rule.meta().events {
                 if let NameMatch::AnyEventByIdentityType(kind) = selector.name {

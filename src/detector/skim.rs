@@ -111,9 +111,13 @@ fn framed_fields<'a>(b: &'a [u8], marks: &'a Landmarks) -> Option<Skim<'a>> {
     let mut k = 0;
     while k < top.len() {
         let member = framed_member(b, top, k, &mut escapes)?;
+        if !member.may_be_read {
+            k = member.next;
+            continue;
+        }
         match member.key {
-            b"eventSource" => source.read_framed(&member, &mut escapes)?,
-            b"eventName" => name.read_framed(&member, &mut escapes)?,
+            b"eventSource" => source.read_framed(b, &member, &mut escapes)?,
+            b"eventName" => name.read_framed(b, &member, &mut escapes)?,
             b"userIdentity" => {
                 if std::mem::replace(&mut seen_identity, true) || b[member.value] != b'{' {
                     return None;
@@ -137,7 +141,7 @@ fn framed_fields<'a>(b: &'a [u8], marks: &'a Landmarks) -> Option<Skim<'a>> {
                 while j < inner.len() {
                     let field = framed_member(b, inner, j, &mut escapes)?;
                     if field.key == b"type" {
-                        identity.read_framed(&field, &mut escapes)?;
+                        identity.read_framed(b, &field, &mut escapes)?;
                     }
                     j = field.next;
                 }
@@ -156,18 +160,34 @@ fn framed_fields<'a>(b: &'a [u8], marks: &'a Landmarks) -> Option<Skim<'a>> {
 /// One member read from a level's list of quotes.
 struct FramedMember<'a> {
     key: &'a [u8],
+    /// False when the key cannot be one the skim reads (its first bytes say so).
+    may_be_read: bool,
     /// Where the value starts.
     value: usize,
-    /// The value's contents when it is a string.
-    string: Option<&'a [u8]>,
-    /// Its opening and closing quotes when it is a string (for the escape check).
-    value_quotes: (usize, usize),
+    /// The value's opening and closing quotes when it is a string.
+    value_quotes: Option<(usize, usize)>,
     /// The index in the list of the next member's key.
     next: usize,
 }
 
+/// The first eight bytes of a key (with what follows it when shorter), read as one word.
+#[inline(always)]
+fn key_head(b: &[u8], open: usize) -> u64 {
+    b.get(open + 1..open + 9)
+        .map_or(0, |head| u64::from_le_bytes(head.try_into().expect("eight bytes")))
+}
+
+/// Heads of the top-level keys the skim reads (`eventSource`, `eventName`, `userIdentity`);
+/// a key shorter than eight bytes is compared in full.
+const READ_HEADS: [u64; 3] = [
+    u64::from_le_bytes(*b"eventSou"),
+    u64::from_le_bytes(*b"eventNam"),
+    u64::from_le_bytes(*b"userIden"),
+];
+
 /// The member whose key is the string at `quotes[k]`; `None` (unsure) when that string has an
-/// escape or is not followed by `:`, or a string value is not where the list says.
+/// escape or is not followed by `:`, or a string value is not where the list says. Written
+/// to branch only on what is nearly always the same, since it runs for every member.
 #[inline(always)]
 fn framed_member<'a>(
     b: &'a [u8],
@@ -176,34 +196,26 @@ fn framed_member<'a>(
     escapes: &mut Escapes<'_>,
 ) -> Option<FramedMember<'a>> {
     let (open, close) = (*quotes.get(k)? as usize, *quotes.get(k + 1)? as usize);
-    if close >= b.len() || escapes.within(open, close) {
-        return None;
-    }
     let colon = skip_ws(b, close + 1);
-    if b.get(colon) != Some(&b':') {
-        return None;
-    }
     let value = skip_ws(b, colon + 1);
-    let key = &b[open + 1..close];
-    if b.get(value)? != &b'"' {
-        return Some(FramedMember {
-            key,
-            value,
-            string: None,
-            value_quotes: (0, 0),
-            next: k + 2,
-        });
-    }
-    let (start, end) = (*quotes.get(k + 2)? as usize, *quotes.get(k + 3)? as usize);
-    if start != value || end >= b.len() {
+    let is_string = b.get(value) == Some(&b'"');
+    let quote_at = |i: usize| quotes.get(i).map_or(usize::MAX, |&q| q as usize);
+    let (start, end) = (quote_at(k + 2), quote_at(k + 3));
+    let well_placed = b.get(colon) == Some(&b':')
+        && close < b.len()
+        && (!is_string || (start == value && end < b.len()));
+    if !well_placed || escapes.within(open, close) {
         return None;
     }
+    let key = &b[open + 1..close];
+    let head = key_head(b, open);
+    let may_be_read = key.len() < 8 || READ_HEADS.contains(&head);
     Some(FramedMember {
         key,
+        may_be_read,
         value,
-        string: Some(&b[start + 1..end]),
-        value_quotes: (start, end),
-        next: k + 4,
+        value_quotes: is_string.then_some((start, end)),
+        next: k + 2 + 2 * is_string as usize,
     })
 }
 
@@ -245,13 +257,18 @@ impl<'a> Once<'a> {
     }
 
     /// The same for a member found in the landmarks.
-    fn read_framed(&mut self, member: &FramedMember<'a>, escapes: &mut Escapes<'_>) -> Option<()> {
+    fn read_framed(
+        &mut self,
+        b: &'a [u8],
+        member: &FramedMember<'a>,
+        escapes: &mut Escapes<'_>,
+    ) -> Option<()> {
         if std::mem::replace(&mut self.seen, true) {
             return None;
         }
-        let value = member.string?;
-        let escaped = escapes.within(member.value_quotes.0, member.value_quotes.1);
-        self.value = Some(plain_ascii(value, escaped)?);
+        let (start, end) = member.value_quotes?;
+        let escaped = escapes.within(start, end);
+        self.value = Some(plain_ascii(&b[start + 1..end], escaped)?);
         Some(())
     }
 }

@@ -24,8 +24,8 @@ fn note_bits(noted: &mut Vec<u32>, mut bits: u64, base: usize, noted_len: usize)
     if noted.len() + 64 > MAX_NOTED || base + 64 > noted_len {
         return note_bits_checked(noted, bits, base, noted_len);
     }
-    // The common case: eight offsets at a time into reserved room, without a branch per bit
-    // (slots past the last bit are written but not kept).
+    // Eight offsets at a time into reserved room, without a branch per bit (slots past the
+    // last bit are written but not kept); a block rarely has more than eight at one level.
     let count = bits.count_ones() as usize;
     noted.reserve(64);
     let len = noted.len();

@@ -173,8 +173,9 @@ struct FramedMember<'a> {
 /// The first eight bytes of a key (with what follows it when shorter), read as one word.
 #[inline(always)]
 fn key_head(b: &[u8], open: usize) -> u64 {
-    b.get(open + 1..open + 9)
-        .map_or(0, |head| u64::from_le_bytes(head.try_into().expect("eight bytes")))
+    b.get(open + 1..open + 9).map_or(0, |head| {
+        u64::from_le_bytes(head.try_into().expect("eight bytes"))
+    })
 }
 
 /// Heads of the top-level keys the skim reads (`eventSource`, `eventName`, `userIdentity`);

@@ -57,6 +57,22 @@ fn note_bits_checked(noted: &mut Vec<u32>, mut bits: u64, base: usize, noted_len
     true
 }
 
+#[cfg(test)]
+thread_local! {
+    /// Set by tests to frame with [`Baseline`] even where AVX2 is available.
+    pub(super) static BASELINE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// True when a test asked for the baseline classifier on this thread.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn tests_want_baseline() -> bool {
+    #[cfg(test)]
+    return BASELINE_ONLY.with(std::cell::Cell::get);
+    #[cfg(not(test))]
+    false
+}
+
 /// What precedes the one top-level value whose members the skim reads one level down.
 const IDENTITY_KEY: &[u8] = b"\"userIdentity\":";
 
@@ -75,7 +91,9 @@ impl<R: Read> LogReader<R> {
     /// the parser's job.
     pub(super) fn frame_object(&mut self) -> Result<Option<(usize, usize)>, ReadError> {
         #[cfg(target_arch = "x86_64")]
-        if let Some(avx2) = super::blocks::Avx2::detect() {
+        if let Some(avx2) = super::blocks::Avx2::detect()
+            && !tests_want_baseline()
+        {
             // SAFETY: `detect` found AVX2 and PCLMULQDQ on this CPU.
             return unsafe { self.frame_object_avx2(avx2) };
         }

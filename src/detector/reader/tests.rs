@@ -1,4 +1,5 @@
 use super::*;
+use crate::detector::skim::Landmarks;
 use flate2::Compression;
 use flate2::write::GzEncoder;
 use std::io::Write;
@@ -385,7 +386,12 @@ fn the_framed_skim_equals_the_plain_skim() {
         {"eventSource":"a","eventName":"b","eventName":"c"},
         {"eventName" : "x" , "eventSource" : "y" , "z" : [ [ ] , { } ] },
         {"userAgent":"a\\b \"q\"","eventSource":"s","eventName":"n","k":"\\"},
-        {"eventSource":"s","eventName":"Put\u0042ucketPolicy"}
+        {"eventSource":"s","eventName":"Put\u0042ucketPolicy"},
+        {"eventSource":"s","eventName":"n","userIdentity" : {"type":"IAMUser","sessionContext":{"type":"no"}}},
+        {"eventSource":"s","eventName":"n","userIdentity":{"sessionContext":{"type":"no"},"type":"AssumedRole","arn":"a\"b"}},
+        {"userIdentity":{"type":"Root"},"eventSource":"s","userIdentity":{"type":"Root"},"eventName":"n"},
+        {"eventSource":"s","eventName":"n","x":{"userIdentity":{"type":"deep"}},"userIdentity":{}},
+        {"eventSource":"s","eventName":"n","userIdentity":{"type":"AWSService","invokedBy":"ec2.amazonaws.com"}}
     ]}"#;
     for input in [log.to_vec(), gzip(log)] {
         let mut reader = LogReader::open(&input[..], ReaderConfig::default()).unwrap();
@@ -414,6 +420,52 @@ fn the_framed_skim_equals_the_plain_skim() {
                     .all(|&p| raw.bytes[p as usize] == b'\\')
             );
         }
-        assert_eq!(known, 4);
+        assert_eq!(known, 8);
+    }
+}
+
+/// The AVX2 classifier and the baseline one frame every input alike, landmarks included.
+#[test]
+fn every_classifier_frames_alike() {
+    fn framed(input: &[u8], baseline: bool) -> Vec<(Vec<u8>, Landmarks)> {
+        framing::BASELINE_ONLY.with(|b| b.set(baseline));
+        let mut out = Vec::new();
+        if let Ok(mut reader) = LogReader::open(input, ReaderConfig::default()) {
+            while let Ok(Some(raw)) = reader.next_record() {
+                out.push((raw.bytes.to_vec(), raw.landmarks.clone()));
+            }
+        }
+        framing::BASELINE_ONLY.with(|b| b.set(false));
+        out
+    }
+    let base = br#"{"Records":[{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/r/s","sessionContext":{"sessionIssuer":{"type":"Role"},"attributes":{"mfaAuthenticated":"false"}}},"eventSource":"s3.amazonaws.com","eventName":"GetObject","userAgent":"a \"q\" \\","requestParameters":{"bucketName":"b","key":"k{[\"]}"},"resources":[{"ARN":"x"},{"type":"y"}]}]}"#;
+    let mut state = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet = b"{}[]\"\\:, a";
+    for round in 0..3_000 {
+        let mut input = base.to_vec();
+        // Repeat the record so blocks fall at every offset, then corrupt a few bytes.
+        let record = &base[12..base.len() - 2];
+        for _ in 0..(round % 5) {
+            input.truncate(input.len() - 2);
+            input.push(b',');
+            input.extend_from_slice(record);
+            input.extend_from_slice(b"]}");
+        }
+        for _ in 0..(round % 4) {
+            let at = 12 + (next() as usize) % (input.len() - 14);
+            input[at] = alphabet[(next() as usize) % alphabet.len()];
+        }
+        assert_eq!(
+            framed(&input, false),
+            framed(&input, true),
+            "{}",
+            String::from_utf8_lossy(&input)
+        );
     }
 }

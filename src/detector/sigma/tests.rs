@@ -34,7 +34,11 @@ level: high
 "#;
 
 fn one(text: &str) -> Result<SigmaRule, String> {
-    let loaded = load(&[("test.yml".into(), text.into())], 60, |_| false);
+    one_with(text, &LoadOptions::default())
+}
+
+fn one_with(text: &str, options: &LoadOptions) -> Result<SigmaRule, String> {
+    let loaded = load_with(&[("test.yml".into(), text.into())], options, |_| false);
     match (loaded.rules.rules().first(), loaded.refused.first()) {
         (Some(rule), None) => Ok(rule.clone()),
         (_, Some(refusal)) => Err(refusal.reason.clone()),
@@ -205,7 +209,7 @@ fn caller_types_and_texts_gate_rules_that_pin_no_event() {
                 "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
                 detection,
             );
-        one(&text).unwrap().route
+        one_with(&text, &ALLOW_CALLER_TYPE_ONLY).unwrap().route
     };
     // SigmaHQ 905d389b (AWS STS AssumeRole Misuse) and 8ad1600d (root account usage).
     assert_eq!(
@@ -316,4 +320,55 @@ fn text_gates_never_refuse_a_record_the_rule_could_match() {
     assert!(may_contain("{\"a\":\"\u{212A}ali\"}".as_bytes(), b"kali"));
     assert!(!may_contain(br#"{"a":"kal"}"#, b"kali"));
     assert!(may_contain(br#"{"a":"xxKALI"}"#, b"kali"));
+}
+
+const ALLOW_CALLER_TYPE_ONLY: LoadOptions = LoadOptions {
+    dedup_period_minutes: 60,
+    allow_caller_type_only: true,
+};
+
+fn with_detection(detection: &str) -> String {
+    STOP_LOGGING.replace(
+        "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
+        detection,
+    )
+}
+
+#[test]
+fn rules_constraining_only_the_callers_type_are_refused_unless_allowed() {
+    // SigmaHQ 905d389b (AWS STS AssumeRole Misuse): every call by a role session.
+    let assume_role_misuse = with_detection(
+        "  selection:\n    userIdentity.type: AssumedRole\n    userIdentity.sessionContext.sessionIssuer.type: Role\n  condition: selection\n",
+    );
+    assert_eq!(one(&assume_role_misuse).unwrap_err(), CALLER_TYPE_ONLY);
+    let allowed = one_with(&assume_role_misuse, &ALLOW_CALLER_TYPE_ONLY).unwrap();
+    assert_eq!(
+        allowed.route,
+        Some(vec![Gate::IdentityType("AssumedRole".into())])
+    );
+    // Also refused: one caller type, a list of them, a filter of caller types, or a
+    // modifier on a caller-type field; nothing else is said about the call.
+    for detection in [
+        "  sel:\n    userIdentity.type: Root\n  condition: sel\n",
+        "  sel:\n    userIdentity.type:\n      - Root\n      - IAMUser\n  condition: sel\n",
+        "  sel:\n    userIdentity.type: IAMUser\n  f:\n    userIdentity.sessionContext.sessionIssuer.type: Role\n  condition: sel and not f\n",
+        "  sel:\n    - userIdentity.type|startswith: Assumed\n    - userIdentity.type: Root\n  condition: sel\n",
+    ] {
+        assert_eq!(
+            one(&with_detection(detection)).unwrap_err(),
+            CALLER_TYPE_ONLY,
+            "{detection}"
+        );
+        assert!(one_with(&with_detection(detection), &ALLOW_CALLER_TYPE_ONLY).is_ok());
+    }
+    // Anything about the event, its error, the caller's name or the record's text makes it
+    // an alert: SigmaHQ 8ad1600d (root usage, not by AWS services), a keyword, an error.
+    for detection in [
+        "  u:\n    userIdentity.type: Root\n  t:\n    eventType: AwsServiceEvent\n  condition: u and not t\n",
+        "  u:\n    userIdentity.type: Root\n  k:\n    - ConsoleLogin\n  condition: u and k\n",
+        "  u:\n    userIdentity.type: AssumedRole\n    errorCode: AccessDenied\n  condition: u\n",
+        "  u:\n    userIdentity.type: AssumedRole\n    userIdentity.arn|contains: admin\n  condition: u\n",
+    ] {
+        assert!(one(&with_detection(detection)).is_ok(), "{detection}");
+    }
 }

@@ -86,9 +86,13 @@ impl Detector {
             || self.any_source.any_slot(name, &mut passes)
             || identity_type.is_some_and(|kind| self.by_identity_type.contains_key(kind))
             || self.sigma_identity_slots(identity_type).any(&mut passes)
-            || self.sigma_by_text.iter().any(|(finder, slot)| {
-                text.may_contain(finder) && self.slot_may_match(*slot, identity_type, &mut text)
-            })
+            || (self
+                .sigma_text_any
+                .as_ref()
+                .is_some_and(|any| text.may_contain(any))
+                && self.sigma_by_text.iter().any(|(finder, slot)| {
+                    text.may_contain(finder) && self.slot_may_match(*slot, identity_type, &mut text)
+                }))
     }
 
     /// False when a Sigma rule surely cannot match the record: its caller type is one the rule
@@ -111,7 +115,7 @@ impl Detector {
         }
         match &self.sigma_requires[i] {
             None => true,
-            Some(finders) => finders.iter().any(|f| text.may_contain(f)),
+            Some(any) => text.may_contain(any),
         }
     }
 

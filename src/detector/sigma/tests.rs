@@ -372,3 +372,20 @@ fn rules_constraining_only_the_callers_type_are_refused_unless_allowed() {
         assert!(one(&with_detection(detection)).is_ok(), "{detection}");
     }
 }
+
+#[test]
+fn one_search_for_several_gate_texts_finds_any_ignoring_case_and_escapes() {
+    let any = TextFinder::any_of(["trufflehog", ":assumed-role/aws:"]);
+    let found = |bytes: &[u8]| RecordText::new(bytes).may_contain(&any);
+    assert!(found(br#"{"userAgent":"TruffleHog"}"#));
+    assert!(found(
+        br#"{"arn":"arn:aws:sts::1:ASSUMED-ROLE/aws:ec2-instance/i-1"}"#
+    ));
+    // A short escape is decoded before the search; a \u escape could spell anything.
+    assert!(found(br#"{"userAgent":"x \"Truffle\/Hog\" trufflehog"}"#));
+    assert!(found(br#"{"userAgent":"truffle\u0068og"}"#));
+    assert!(!found(
+        br#"{"userAgent":"aws-cli/2.15","arn":"arn:aws:sts::1:assumed-role/admin/x"}"#
+    ));
+    assert!(!found(br#"{"userAgent":"truffle\"hog"}"#));
+}

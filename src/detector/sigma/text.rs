@@ -2,6 +2,7 @@
 //! that checks them on a record's raw bytes before it is parsed.
 
 use super::Gate;
+use aho_corasick::AhoCorasick;
 use rsigma_parser::{DetectionItem, Modifier, SigmaValue, StringPart};
 
 /// Shortest text worth a byte search: shorter ones pass most records anyway.
@@ -147,47 +148,72 @@ fn unescape_lower(raw: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// A compiled case-insensitive search for one text gate.
+/// A compiled search, ignoring ASCII case, for one text gate or for any of several.
 #[derive(Debug, Clone)]
-pub struct TextFinder(memchr::memmem::Finder<'static>);
+pub struct TextFinder(AhoCorasick);
 
 impl TextFinder {
-    /// A search for `text` (lower-cased here).
+    /// A search for `text`, ignoring ASCII case.
     pub fn new(text: &str) -> Self {
-        TextFinder(memchr::memmem::Finder::new(text.to_ascii_lowercase().as_bytes()).into_owned())
+        Self::any_of([text])
+    }
+
+    /// A search for any of `texts`, ignoring ASCII case: one pass over a record for many gates.
+    pub fn any_of<'t>(texts: impl IntoIterator<Item = &'t str>) -> Self {
+        let texts: Vec<String> = texts.into_iter().map(str::to_ascii_lowercase).collect();
+        TextFinder(
+            AhoCorasick::builder()
+                .ascii_case_insensitive(true)
+                .build(&texts)
+                .expect("gate texts are short literals"),
+        )
     }
 }
 
-/// One record's raw bytes as text gates see them: lower-cased at most once, and only when a
-/// gate asks.
+/// What a record's bytes are, for text gates.
+enum Form {
+    /// Not looked at yet.
+    Unknown,
+    /// ASCII without escapes: searched as is, ignoring case.
+    Plain,
+    /// ASCII with JSON short escapes: searched decoded (and lower-cased).
+    Decoded(Vec<u8>),
+    /// A `\u` escape or a non-ASCII byte: any text may hide there, every gate passes.
+    Opaque,
+}
+
+/// One record's raw bytes as text gates see them: classified at most once, copied (decoded)
+/// only when the record has an escape, and only when a gate asks.
 pub struct RecordText<'b> {
     raw: &'b [u8],
-    /// `None` until asked; then the lower-cased bytes, or `None` inside when the record has an
-    /// escape or a non-ASCII byte (every gate passes).
-    lower: Option<Option<Vec<u8>>>,
+    form: Form,
 }
 
 impl<'b> RecordText<'b> {
     /// Wraps a record's bytes.
     pub fn new(raw: &'b [u8]) -> Self {
-        RecordText { raw, lower: None }
+        RecordText {
+            raw,
+            form: Form::Unknown,
+        }
     }
 
     /// Whether the record may hold the finder's text in a decoded string (see [`may_contain`]).
     pub fn may_contain(&mut self, finder: &TextFinder) -> bool {
         let raw = self.raw;
-        let lower = self.lower.get_or_insert_with(|| {
-            if !raw.is_ascii() {
-                None
+        if matches!(self.form, Form::Unknown) {
+            self.form = if !raw.is_ascii() {
+                Form::Opaque
             } else if memchr::memchr(b'\\', raw).is_none() {
-                Some(raw.to_ascii_lowercase())
+                Form::Plain
             } else {
-                unescape_lower(raw)
-            }
-        });
-        match lower {
-            None => true,
-            Some(lower) => finder.0.find(lower).is_some(),
+                unescape_lower(raw).map_or(Form::Opaque, Form::Decoded)
+            };
+        }
+        match &self.form {
+            Form::Plain => finder.0.is_match(raw),
+            Form::Decoded(decoded) => finder.0.is_match(decoded.as_slice()),
+            Form::Opaque | Form::Unknown => true,
         }
     }
 }

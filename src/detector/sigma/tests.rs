@@ -389,3 +389,94 @@ fn one_search_for_several_gate_texts_finds_any_ignoring_case_and_escapes() {
     ));
     assert!(!found(br#"{"userAgent":"truffle\"hog"}"#));
 }
+
+/// Every path to every value of `value` (objects' own paths too), dotted as Sigma writes them.
+fn all_paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    if let Value::Object(map) = value {
+        for (key, child) in map {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            out.push(path.clone());
+            all_paths(child, &path, out);
+        }
+    }
+}
+
+/// The lazy field access of [`RecordEvent`] (typed record first, then only the top-level
+/// member a path starts with) against rsigma's whole-record JSON event, on every path of the
+/// Stratus recordings (`../shared/samples/stratus-detonation-logs`) and on odd shapes.
+#[test]
+fn lazy_field_access_agrees_with_the_whole_json_event() {
+    use rsigma_eval::event::Event;
+    let odd = [
+        // A literal dotted key wins over the nested path, as in a JSON event. (The typed
+        // fields, `userIdentity.type` and the like, are read nested: CloudTrail writes the
+        // top-level keys itself, and no record has a dotted one.)
+        r#"{"eventName":"A","requestParameters.bucketName":"Literal","requestParameters":{"bucketName":"b"}}"#,
+        // Duplicate keys inside a member: the last one counts. (A record with a duplicate
+        // top-level key is refused by the parser before any rule sees it.)
+        r#"{"eventName":"A","requestParameters":{"x":1,"x":2}}"#,
+        // Types Sigma tells apart: bool, null, number, array, non-string typed fields.
+        r#"{"eventName":7,"errorCode":null,"responseElements":{"publiclyAccessible":true,"n":1.5,"a":[{"k":"v"},{"k":"w"}]},"userIdentity":{"type":null,"arn":["x"]}}"#,
+        r#"{"requestParameters":null,"resources":[{"ARN":"arn:aws:s3:::b"}],"userAgent":"\u0041\"b"}"#,
+    ];
+    let mut records: Vec<Value> = odd
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/samples/stratus-detonation-logs");
+    if let Ok(entries) = std::fs::read_dir(&samples) {
+        for entry in entries {
+            let doc: Value =
+                serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap())
+                    .unwrap();
+            let list = doc
+                .as_array()
+                .cloned()
+                .or_else(|| doc["Records"].as_array().cloned())
+                .unwrap_or_default();
+            records.extend(list);
+        }
+    }
+    assert!(
+        records.len() > 100,
+        "Stratus recordings not found at {samples:?}"
+    );
+    let mut checked = 0;
+    for (i, value) in records.iter().enumerate() {
+        // The odd ones as written (duplicates, escapes), the recordings as serialized.
+        let bytes = odd.get(i).map_or_else(
+            || serde_json::to_vec(value).unwrap(),
+            |t| t.as_bytes().to_vec(),
+        );
+        let record = crate::detector::record::Record::from_slice(&bytes).unwrap();
+        let lazy = RecordEvent::new(&record);
+        let whole = rsigma_eval::event::JsonEvent::borrow(value);
+        let mut paths = Vec::new();
+        all_paths(value, "", &mut paths);
+        paths.extend(
+            [
+                "errorCode",
+                "absent",
+                "absent.deeper",
+                "requestParameters.absent",
+                "userIdentity.sessionContext.sessionIssuer.type",
+                "resources.ARN",
+            ]
+            .map(String::from),
+        );
+        for path in &paths {
+            assert_eq!(
+                lazy.get_field(path),
+                whole.get_field(path),
+                "record {i}, path {path}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000);
+}

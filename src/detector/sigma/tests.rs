@@ -388,6 +388,11 @@ fn one_search_for_several_gate_texts_finds_any_ignoring_case_and_escapes() {
         br#"{"userAgent":"aws-cli/2.15","arn":"arn:aws:sts::1:assumed-role/admin/x"}"#
     ));
     assert!(!found(br#"{"userAgent":"truffle\"hog"}"#));
+    // At the very start and end of the bytes, and cut short by the end.
+    assert!(found(b"TRUFFLEHOG"));
+    assert!(found(b"x:assumed-role/AWS:"));
+    assert!(!found(b"rufflehog"));
+    assert!(!found(b"trufflehO"));
 }
 
 /// Every path to every value of `value` (objects' own paths too), dotted as Sigma writes them.

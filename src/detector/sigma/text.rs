@@ -2,7 +2,6 @@
 //! that checks them on a record's raw bytes before it is parsed.
 
 use super::Gate;
-use aho_corasick::AhoCorasick;
 use rsigma_parser::{DetectionItem, Modifier, SigmaValue, StringPart};
 
 /// Shortest text worth a byte search: shorter ones pass most records anyway.
@@ -148,9 +147,55 @@ fn unescape_lower(raw: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
+/// Bytes of CloudTrail JSON from most to least common (roughly): a search anchors on the
+/// needle's byte found last here (or absent), so it stops at few candidates.
+const COMMON_BYTES: &[u8] = b"\":,{}.ae0123456789tsonricdlmu-/bfpgyhwkv_xz=jq";
+
+/// One lower-case ASCII text and the position of its rarest byte, searched ignoring ASCII case.
+#[derive(Debug, Clone)]
+struct Needle {
+    text: Box<[u8]>,
+    anchor: usize,
+}
+
+impl Needle {
+    fn new(text: &str) -> Self {
+        let text: Box<[u8]> = text.to_ascii_lowercase().into_bytes().into();
+        let rank = |b: u8| {
+            COMMON_BYTES
+                .iter()
+                .position(|&c| c == b)
+                .unwrap_or(COMMON_BYTES.len())
+        };
+        let anchor = (0..text.len()).max_by_key(|&i| rank(text[i])).unwrap_or(0);
+        Needle { text, anchor }
+    }
+
+    /// True when `haystack` holds the text, ignoring ASCII case: a SIMD scan for the anchor
+    /// byte (both cases), each candidate checked in place, so nothing is copied.
+    fn is_match(&self, haystack: &[u8]) -> bool {
+        let Some(&anchor) = self.text.get(self.anchor) else {
+            return true;
+        };
+        let (len, before) = (self.text.len(), self.anchor);
+        let matches_at = |at: usize| {
+            at >= before
+                && haystack
+                    .get(at - before..at - before + len)
+                    .is_some_and(|window| window.eq_ignore_ascii_case(&self.text))
+        };
+        let upper = anchor.to_ascii_uppercase();
+        if upper == anchor {
+            memchr::memchr_iter(anchor, haystack).any(matches_at)
+        } else {
+            memchr::memchr2_iter(anchor, upper, haystack).any(matches_at)
+        }
+    }
+}
+
 /// A compiled search, ignoring ASCII case, for one text gate or for any of several.
 #[derive(Debug, Clone)]
-pub struct TextFinder(AhoCorasick);
+pub struct TextFinder(Vec<Needle>);
 
 impl TextFinder {
     /// A search for `text`, ignoring ASCII case.
@@ -158,15 +203,13 @@ impl TextFinder {
         Self::any_of([text])
     }
 
-    /// A search for any of `texts`, ignoring ASCII case: one pass over a record for many gates.
+    /// A search for any of `texts`, ignoring ASCII case.
     pub fn any_of<'t>(texts: impl IntoIterator<Item = &'t str>) -> Self {
-        let texts: Vec<String> = texts.into_iter().map(str::to_ascii_lowercase).collect();
-        TextFinder(
-            AhoCorasick::builder()
-                .ascii_case_insensitive(true)
-                .build(&texts)
-                .expect("gate texts are short literals"),
-        )
+        TextFinder(texts.into_iter().map(Needle::new).collect())
+    }
+
+    fn is_match(&self, haystack: &[u8]) -> bool {
+        self.0.iter().any(|needle| needle.is_match(haystack))
     }
 }
 
@@ -211,8 +254,8 @@ impl<'b> RecordText<'b> {
             };
         }
         match &self.form {
-            Form::Plain => finder.0.is_match(raw),
-            Form::Decoded(decoded) => finder.0.is_match(decoded.as_slice()),
+            Form::Plain => finder.is_match(raw),
+            Form::Decoded(decoded) => finder.is_match(decoded),
             Form::Opaque | Form::Unknown => true,
         }
     }

@@ -19,8 +19,19 @@ impl Detector {
             .as_ref()
             .and_then(|u| u.identity_type.as_deref());
         found.extend(self.sigma_identity_slots(kind));
-        // The record is parsed already: a text-gated rule reads its fields directly.
-        found.extend(self.sigma_by_text.iter().map(|(_, slot)| *slot));
+        // A text-gated rule only where its text may be: one search of the record's bytes
+        // (a rule match costs more, a regular expression say).
+        if let Some(any) = &self.sigma_text_any {
+            let mut text = RecordText::new(record.raw);
+            if text.may_contain(any) {
+                found.extend(
+                    self.sigma_by_text
+                        .iter()
+                        .filter(|(finder, _)| text.may_contain(finder))
+                        .map(|(_, slot)| *slot),
+                );
+            }
+        }
         if let Some(entry) = self.index.get(source) {
             entry.collect(name, &mut found);
         }

@@ -147,9 +147,11 @@ fn unescape_lower(raw: &[u8]) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Bytes of CloudTrail JSON from most to least common (roughly): a search anchors on the
-/// needle's byte found last here (or absent), so it stops at few candidates.
-const COMMON_BYTES: &[u8] = b"\":,{}.ae0123456789tsonricdlmu-/bfpgyhwkv_xz=jq";
+/// Bytes of CloudTrail JSON from most to least common, letters folded to lower case (counted
+/// on the 310 Stratus recordings in `shared/samples`): a search anchors on the needle's byte
+/// found last here (or absent), so it stops at few candidates (`/` of `:assumed-role/aws:`
+/// about 4 times a record, where `a` is about 80).
+const COMMON_BYTES: &[u8] = b"\"eastrni:cdo-um2,l104p359v87h6fgbwy.zkq{}x j_/[]\\+%*=#@?&$<>";
 
 /// One lower-case ASCII text and the position of its rarest byte, searched ignoring ASCII case.
 #[derive(Debug, Clone)]

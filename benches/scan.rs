@@ -19,7 +19,9 @@
 //! Env: `BENCH_MB` (decompressed size, default 64), `BENCH_REPS` (default 7),
 //! `BENCH_SIGMA_DIR`: a directory of Sigma CloudTrail rules (e.g. SigmaHQ's
 //! `rules/cloud/aws/cloudtrail`, kept outside this repository): also time the scan with those
-//! rules loaded against the scan without them (target >= 0.9).
+//! rules loaded against the scan without them (target >= 0.9); with
+//! `BENCH_SIGMA_ALLOW_CALLER_TYPE_ONLY=1` the rules that constrain only the caller's type
+//! (refused by default) load too, as with `sigma: {allow_caller_type_only: true}`.
 
 #[path = "synth/mod.rs"]
 mod synth;
@@ -411,7 +413,12 @@ fn sigma_ratio(
     mbps: impl Fn(f64) -> f64,
 ) {
     let sources = trailwatch::cli::tuning::read_sigma_dir(dir).unwrap();
-    let loaded = trailwatch::detector::sigma::load(&sources, 60, |_| false);
+    let options = trailwatch::detector::sigma::LoadOptions {
+        dedup_period_minutes: 60,
+        allow_caller_type_only: std::env::var("BENCH_SIGMA_ALLOW_CALLER_TYPE_ONLY")
+            .is_ok_and(|v| v == "1"),
+    };
+    let loaded = trailwatch::detector::sigma::load_with(&sources, &options, |_| false);
     let with_sigma = Detector::new(&DetectorConfig {
         sigma_rules: loaded.rules.clone(),
         ..DetectorConfig::default()

@@ -394,3 +394,37 @@ fn readme_add_a_sigma_rule_and_test_it() {
         "{found:?}"
     );
 }
+
+/// SigmaHQ 905d389b's detection (AWS STS AssumeRole Misuse): only the caller's type.
+const CALLER_TYPE_ONLY_RULE: &str = "title: AWS STS AssumeRole Misuse (detection of SigmaHQ 905d389b)\nid: 905d389b-b853-46d0-9d3d-dea0d3a3cd49\nstatus: test\nlogsource:\n  product: aws\n  service: cloudtrail\ndetection:\n  selection:\n    userIdentity.type: AssumedRole\n    userIdentity.sessionContext.sessionIssuer.type: Role\n  condition: selection\nlevel: low\n";
+
+#[test]
+fn config_check_refuses_a_caller_type_only_rule_unless_the_config_allows_it() {
+    let dir =
+        std::env::temp_dir().join(format!("trailwatch-cli-caller-type-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sigma")).unwrap();
+    std::fs::write(dir.join("sigma/assume_role.yml"), CALLER_TYPE_ONLY_RULE).unwrap();
+    let by_default = dir.join("default.yml");
+    std::fs::write(&by_default, "sigma:\n  directory: sigma\n").unwrap();
+    let out = run(&["config", "check", by_default.to_str().unwrap()]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stdout.contains("0 Sigma rules (1 refused)"), "{stdout}");
+    assert!(
+        stderr.contains("constrains only the caller's type")
+            && stderr.contains("allow_caller_type_only"),
+        "{stderr}"
+    );
+    let allowed = dir.join("allowed.yml");
+    std::fs::write(
+        &allowed,
+        "sigma:\n  directory: sigma\n  allow_caller_type_only: true\n",
+    )
+    .unwrap();
+    let out = run(&["config", "check", allowed.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("1 Sigma rules (0 refused)"), "{stdout}");
+}

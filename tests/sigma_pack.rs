@@ -38,6 +38,13 @@ fn sigmahq_cloudtrail_rules_load_and_agree_with_json_evaluation() {
         println!("refused: {refusal}");
         assert!(!refusal.reason.is_empty());
     }
+    // The agreement below covers the rules refused as caller-type only too (they load when
+    // the configuration allows them).
+    let allowing = sigma::LoadOptions {
+        dedup_period_minutes: 60,
+        allow_caller_type_only: true,
+    };
+    let loaded = sigma::load_with(&sources, &allowing, |_| false);
     let samples =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/samples/stratus-detonation-logs");
     let Ok(entries) = std::fs::read_dir(&samples) else {

@@ -73,12 +73,15 @@ pub fn load_text(
         }
         None => (Vec::new(), 0),
     };
-    let loaded = sigma::load(
-        &sources,
-        file.sigma_dedup_period_minutes
+    let options = sigma::LoadOptions {
+        dedup_period_minutes: file
+            .sigma_dedup_period_minutes
             .unwrap_or(DEFAULT_DEDUP_PERIOD_MINUTES),
-        |id| CATALOGUE.iter().any(|r| r.meta().id == id),
-    );
+        allow_caller_type_only: file.sigma_allow_caller_type_only,
+    };
+    let loaded = sigma::load_with(&sources, &options, |id| {
+        CATALOGUE.iter().any(|r| r.meta().id == id)
+    });
     file.check_rule_ids(|id| {
         CATALOGUE.iter().any(|r| r.meta().id == id)
             || loaded.rules.rules().iter().any(|r| r.rule_id == id)

@@ -54,6 +54,8 @@ pub struct TuningFile {
     pub sigma_directory: Option<String>,
     /// `sigma.dedup_period_minutes`.
     pub sigma_dedup_period_minutes: Option<u32>,
+    /// `sigma.allow_caller_type_only`: load rules that constrain only the caller's type.
+    pub sigma_allow_caller_type_only: bool,
     /// Every rule id the file names, with its line, for checking against the loaded rules.
     pub rule_references: Vec<(String, usize)>,
 }
@@ -173,6 +175,8 @@ struct RawRuleSetting {
 struct RawSigma {
     directory: String,
     dedup_period_minutes: Option<u32>,
+    #[serde(default)]
+    allow_caller_type_only: bool,
 }
 
 #[derive(Deserialize)]
@@ -346,6 +350,7 @@ impl RawFile {
             }
             file.sigma_directory = Some(sigma.directory);
             file.sigma_dedup_period_minutes = sigma.dedup_period_minutes;
+            file.sigma_allow_caller_type_only = sigma.allow_caller_type_only;
         }
         let mut names = BTreeSet::new();
         let mut search_from = line_of(text, "exceptions:", 1);

@@ -309,7 +309,15 @@ fn severity_overrides_and_the_minimum_severity_apply_to_alerts() {
 }
 
 fn with_sigma(text: &str, yaml: &str) -> Detector {
-    let loaded = sigma::load(&[("rule.yml".into(), text.into())], 30, |_| false);
+    with_sigma_options(text, yaml, false)
+}
+
+fn with_sigma_options(text: &str, yaml: &str, allow_caller_type_only: bool) -> Detector {
+    let options = sigma::LoadOptions {
+        dedup_period_minutes: 30,
+        allow_caller_type_only,
+    };
+    let loaded = sigma::load_with(&[("rule.yml".into(), text.into())], &options, |_| false);
     assert!(loaded.refused.is_empty(), "{:?}", loaded.refused);
     let mut config = DetectorConfig {
         sigma_rules: loaded.rules,
@@ -399,7 +407,8 @@ fn sigma_rules_gated_by_caller_type_or_text_skip_other_records_unparsed() {
         "    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n",
         "    userIdentity.type: Root\n",
     );
-    let detector = with_sigma(&by_type, "");
+    // A rule on the caller's type alone is a hunting query, loaded only when allowed.
+    let detector = with_sigma_options(&by_type, "", true);
     let bytes = br#"{"eventSource":"s3.amazonaws.com","eventName":"GetObject"}"#;
     assert!(detector.wants_skimmed("s3.amazonaws.com", "GetObject", Some("Root"), bytes));
     assert!(!detector.wants_skimmed("s3.amazonaws.com", "GetObject", Some("IAMUser"), bytes));

@@ -111,3 +111,16 @@ fn errors_carry_the_line_of_the_bad_value() {
         assert!(e.to_string().starts_with(&format!("line {line}: ")), "{e}");
     }
 }
+
+#[test]
+fn sigma_allow_caller_type_only_is_off_unless_set() {
+    let off = TuningFile::parse("sigma: {directory: sigma}\n").unwrap();
+    assert!(!off.sigma_allow_caller_type_only);
+    let on =
+        TuningFile::parse("sigma: {directory: sigma, allow_caller_type_only: true}\n").unwrap();
+    assert!(on.sigma_allow_caller_type_only);
+    assert!(
+        TuningFile::parse("sigma: {directory: sigma, allow_caller_type_only: yes please}\n")
+            .is_err()
+    );
+}

@@ -113,9 +113,11 @@ pub struct Detector {
     /// Sigma rules gated by text in the record (lower-case ASCII); asked about a skimmed
     /// record only when its bytes may hold the text.
     sigma_by_text: Vec<(TextFinder, usize)>,
+    /// All of `sigma_by_text`'s texts in one search: most records hold none, one pass says so.
+    sigma_text_any: Option<TextFinder>,
     /// Per Sigma rule (slot minus the catalogue's length): texts a record must hold one of
-    /// before it is parsed for that rule.
-    sigma_requires: Vec<Option<Vec<TextFinder>>>,
+    /// before it is parsed for that rule, in one search.
+    sigma_requires: Vec<Option<TextFinder>>,
     /// Per Sigma rule: caller types its condition rules out.
     sigma_excludes: Vec<Vec<Box<str>>>,
     /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
@@ -232,12 +234,20 @@ impl Detector {
                 }
             }
         }
+        let gate_texts = sigma.iter().filter_map(|r| r.route.as_ref()).flatten();
+        let gate_texts: Vec<&str> = gate_texts
+            .filter_map(|gate| match gate {
+                Gate::Text(text) => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        let sigma_text_any = (!gate_texts.is_empty()).then(|| TextFinder::any_of(gate_texts));
         let sigma_requires = sigma
             .iter()
             .map(|r| {
                 r.requires_text
                     .as_ref()
-                    .map(|texts| texts.iter().map(|t| TextFinder::new(t)).collect())
+                    .map(|texts| TextFinder::any_of(texts.iter().map(String::as_str)))
             })
             .collect();
         let sigma_excludes = sigma
@@ -257,6 +267,7 @@ impl Detector {
             every_record,
             sigma_by_identity_type,
             sigma_by_text,
+            sigma_text_any,
             sigma_requires,
             sigma_excludes,
             by_identity_type,

@@ -19,8 +19,19 @@ impl Detector {
             .as_ref()
             .and_then(|u| u.identity_type.as_deref());
         found.extend(self.sigma_identity_slots(kind));
-        // The record is parsed already: a text-gated rule reads its fields directly.
-        found.extend(self.sigma_by_text.iter().map(|(_, slot)| *slot));
+        // A text-gated rule only where its text may be: one search of the record's bytes
+        // (a rule match costs more, a regular expression say).
+        if let Some(any) = &self.sigma_text_any {
+            let mut text = RecordText::new(record.raw);
+            if text.may_contain(any) {
+                found.extend(
+                    self.sigma_by_text
+                        .iter()
+                        .filter(|(finder, _)| text.may_contain(finder))
+                        .map(|(_, slot)| *slot),
+                );
+            }
+        }
         if let Some(entry) = self.index.get(source) {
             entry.collect(name, &mut found);
         }
@@ -86,9 +97,13 @@ impl Detector {
             || self.any_source.any_slot(name, &mut passes)
             || identity_type.is_some_and(|kind| self.by_identity_type.contains_key(kind))
             || self.sigma_identity_slots(identity_type).any(&mut passes)
-            || self.sigma_by_text.iter().any(|(finder, slot)| {
-                text.may_contain(finder) && self.slot_may_match(*slot, identity_type, &mut text)
-            })
+            || (self
+                .sigma_text_any
+                .as_ref()
+                .is_some_and(|any| text.may_contain(any))
+                && self.sigma_by_text.iter().any(|(finder, slot)| {
+                    text.may_contain(finder) && self.slot_may_match(*slot, identity_type, &mut text)
+                }))
     }
 
     /// False when a Sigma rule surely cannot match the record: its caller type is one the rule
@@ -111,7 +126,7 @@ impl Detector {
         }
         match &self.sigma_requires[i] {
             None => true,
-            Some(finders) => finders.iter().any(|f| text.may_contain(f)),
+            Some(any) => text.may_contain(any),
         }
     }
 

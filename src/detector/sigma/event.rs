@@ -1,17 +1,30 @@
-//! A parsed record seen as a Sigma event, its JSON tree built only when a rule needs it.
+//! A parsed record seen as a Sigma event, its JSON read only as far as a rule asks.
 
 use crate::detector::record::Record;
 use rsigma_eval::event::{Event, EventValue, JsonEvent};
-use serde_json::Value;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cell::OnceCell;
+use std::collections::BTreeMap;
+
+/// One top-level member of the record: its raw JSON, and once asked, an event holding only it.
+struct Member<'a> {
+    raw: &'a RawValue,
+    event: OnceCell<JsonEvent<'static>>,
+}
 
 /// A record as a Sigma event. The string fields the typed [`Record`] already holds are served
-/// from it; anything else (and any of those fields when absent or not a string, where Sigma's
-/// null and type semantics need the real JSON) is read from the record's JSON value, parsed
-/// at most once. Rules that run on every record thus cost no JSON tree in the common case.
+/// from it; any other field (and any of those fields when absent or not a string, where Sigma's
+/// null and type semantics need the real JSON) is read from the one top-level member its path
+/// starts with, parsed on first use: `requestParameters.bucketName` costs a tree of
+/// `requestParameters`, not of the record. Keyword searches over every value, and paths with
+/// escapes or indexes, read the whole record's JSON value, parsed at most once.
 pub struct RecordEvent<'r, 'a> {
     record: &'r Record<'a>,
+    /// The record's top-level members by key (the last of duplicates, as a JSON value keeps);
+    /// `None` inside when the record is not a JSON object.
+    members: OnceCell<Option<BTreeMap<Cow<'a, str>, Member<'a>>>>,
     json: OnceCell<JsonEvent<'static>>,
 }
 
@@ -20,6 +33,7 @@ impl<'r, 'a> RecordEvent<'r, 'a> {
     pub fn new(record: &'r Record<'a>) -> Self {
         RecordEvent {
             record,
+            members: OnceCell::new(),
             json: OnceCell::new(),
         }
     }
@@ -28,6 +42,57 @@ impl<'r, 'a> RecordEvent<'r, 'a> {
     fn json(&self) -> &JsonEvent<'static> {
         self.json
             .get_or_init(|| JsonEvent::owned(self.record.to_value()))
+    }
+
+    /// The record's top-level members, indexed on first use without parsing their values.
+    fn members(&self) -> Option<&BTreeMap<Cow<'a, str>, Member<'a>>> {
+        self.members
+            .get_or_init(|| {
+                let raw: &'a [u8] = self.record.raw;
+                let shallow: BTreeMap<Cow<'a, str>, &'a RawValue> =
+                    serde_json::from_slice(raw).ok()?;
+                Some(
+                    shallow
+                        .into_iter()
+                        .map(|(key, raw)| {
+                            let member = Member {
+                                raw,
+                                event: OnceCell::new(),
+                            };
+                            (key, member)
+                        })
+                        .collect(),
+                )
+            })
+            .as_ref()
+    }
+
+    /// A field read from the one member it lives in: the member named by the whole path (a
+    /// literal dotted key wins, as in a JSON event), else the member its first segment names.
+    /// `None` when that member is absent; falls back to the whole record for paths with
+    /// escapes or indexes, and for records that are not JSON objects.
+    fn member_field(&self, path: &str) -> Option<EventValue<'_>> {
+        if path.contains(['[', '\\']) || path.starts_with('.') {
+            return self.json().get_field(path);
+        }
+        let Some(members) = self.members() else {
+            return self.json().get_field(path);
+        };
+        let (key, member) = match members.get_key_value(path) {
+            Some(found) => found,
+            None => {
+                let root = path.split_once('.').map_or(path, |(root, _)| root);
+                members.get_key_value(root)?
+            }
+        };
+        let event = member.event.get_or_init(|| {
+            // A member that does not parse alone would not have parsed in the record either.
+            let value = serde_json::from_str(member.raw.get()).unwrap_or(Value::Null);
+            let mut only = Map::new();
+            only.insert(key.clone().into_owned(), value);
+            JsonEvent::owned(Value::Object(only))
+        });
+        event.get_field(path)
     }
 
     fn typed(&self, path: &str) -> Option<&str> {
@@ -70,7 +135,7 @@ impl Event for RecordEvent<'_, '_> {
     fn get_field(&self, path: &str) -> Option<EventValue<'_>> {
         match self.typed(path) {
             Some(s) => Some(EventValue::Str(Cow::Borrowed(s))),
-            None => self.json().get_field(path),
+            None => self.member_field(path),
         }
     }
 

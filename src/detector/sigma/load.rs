@@ -1,7 +1,9 @@
 //! Loading Sigma files: parsing, compiling, checking ids and references, and refusing with a
 //! reason what is not supported.
 
-use super::route::{condition_route, condition_texts, excluded_caller_types};
+use super::route::{
+    condition_route, condition_texts, constrains_only_caller_type, excluded_caller_types,
+};
 use super::{SigmaRule, SigmaRules};
 use crate::detector::alert::AttackRef;
 use crate::detector::rule::Severity;
@@ -40,13 +42,51 @@ pub struct Loaded {
     pub refused: Vec<Refusal>,
 }
 
-/// Parses and compiles Sigma rules from `(origin, yaml text)` pairs. Rule ids must be unique
-/// (and unique against `taken`, the built-in catalogue's ids).
+/// How rules are loaded, from the configuration's `sigma` section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// The dedup window of the loaded rules' alerts.
+    pub dedup_period_minutes: u32,
+    /// Load rules whose detection constrains only the caller's type (`userIdentity.type`,
+    /// `userIdentity.sessionContext.sessionIssuer.type`): they match every call of those
+    /// callers, hunting queries rather than alerts, and are refused unless this is set.
+    pub allow_caller_type_only: bool,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        LoadOptions {
+            dedup_period_minutes: super::DEFAULT_DEDUP_PERIOD_MINUTES,
+            allow_caller_type_only: false,
+        }
+    }
+}
+
+/// Why a rule that constrains only the caller's type is refused by default.
+pub const CALLER_TYPE_ONLY: &str = "its detection constrains only the caller's type (userIdentity.type, userIdentity.sessionContext.sessionIssuer.type), so it matches every call those callers make: a hunting query, not an alert; set `sigma: {allow_caller_type_only: true}` to load it anyway";
+
+/// Parses and compiles Sigma rules from `(origin, yaml text)` pairs with the default options
+/// (rules that constrain only the caller's type are refused). Rule ids must be unique (and
+/// unique against `taken`, the built-in catalogue's ids).
 pub fn load(
     sources: &[(String, String)],
     dedup_period_minutes: u32,
     taken: impl Fn(&str) -> bool,
 ) -> Loaded {
+    let options = LoadOptions {
+        dedup_period_minutes,
+        ..LoadOptions::default()
+    };
+    load_with(sources, &options, taken)
+}
+
+/// Like [`load`], with every option given.
+pub fn load_with(
+    sources: &[(String, String)],
+    options: &LoadOptions,
+    taken: impl Fn(&str) -> bool,
+) -> Loaded {
+    let dedup_period_minutes = options.dedup_period_minutes;
     let mut rules: Vec<SigmaRule> = Vec::new();
     let mut refused = Vec::new();
     let mut pending_correlations = Vec::new();
@@ -90,6 +130,10 @@ pub fn load(
             ));
         }
         for parsed in &collection.rules {
+            if !options.allow_caller_type_only && constrains_only_caller_type(parsed) {
+                refused.push(refuse(Some(&parsed.title), CALLER_TYPE_ONLY.into()));
+                continue;
+            }
             match build(parsed, origin, text, dedup_period_minutes) {
                 Ok(rule) => {
                     if taken(&rule.rule_id) || rules.iter().any(|r| r.rule_id == rule.rule_id) {

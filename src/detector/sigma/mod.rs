@@ -20,7 +20,7 @@ pub(crate) mod tests;
 mod text;
 
 pub use event::RecordEvent;
-pub use load::{Loaded, Refusal, load};
+pub use load::{CALLER_TYPE_ONLY, LoadOptions, Loaded, Refusal, load, load_with};
 pub use text::{RecordText, TextFinder, may_contain};
 
 use crate::detector::alert::AttackRef;

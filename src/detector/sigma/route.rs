@@ -114,6 +114,31 @@ pub(super) fn excluded_caller_types(rule: &ParsedRule) -> Vec<String> {
     out
 }
 
+/// The fields that say only what kind of caller made a call.
+const CALLER_TYPE_FIELDS: [&str; 2] = [
+    "userIdentity.type",
+    "userIdentity.sessionContext.sessionIssuer.type",
+];
+
+/// True when every item of every detection the rule names tests only a caller-type field
+/// ([`CALLER_TYPE_FIELDS`]): nothing about the event, its error, parameters or text, so the
+/// rule matches every call those callers make. Keywords and array blocks constrain more.
+pub(super) fn constrains_only_caller_type(rule: &ParsedRule) -> bool {
+    fn only_caller_type(detection: &Detection) -> bool {
+        match detection {
+            Detection::AllOf(items) => items.iter().all(|item| {
+                item.field
+                    .name
+                    .as_deref()
+                    .is_some_and(|name| CALLER_TYPE_FIELDS.contains(&name))
+            }),
+            Detection::AnyOf(parts) => parts.iter().all(only_caller_type),
+            _ => false,
+        }
+    }
+    !rule.detection.named.is_empty() && rule.detection.named.values().all(only_caller_type)
+}
+
 /// Texts every match of the rule holds one of (see [`SigmaRule::requires_text`]), or `None`.
 pub(super) fn condition_texts(rule: &ParsedRule) -> Option<Vec<String>> {
     let mut all = Vec::new();

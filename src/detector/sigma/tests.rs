@@ -34,7 +34,11 @@ level: high
 "#;
 
 fn one(text: &str) -> Result<SigmaRule, String> {
-    let loaded = load(&[("test.yml".into(), text.into())], 60, |_| false);
+    one_with(text, &LoadOptions::default())
+}
+
+fn one_with(text: &str, options: &LoadOptions) -> Result<SigmaRule, String> {
+    let loaded = load_with(&[("test.yml".into(), text.into())], options, |_| false);
     match (loaded.rules.rules().first(), loaded.refused.first()) {
         (Some(rule), None) => Ok(rule.clone()),
         (_, Some(refusal)) => Err(refusal.reason.clone()),
@@ -205,7 +209,7 @@ fn caller_types_and_texts_gate_rules_that_pin_no_event() {
                 "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
                 detection,
             );
-        one(&text).unwrap().route
+        one_with(&text, &ALLOW_CALLER_TYPE_ONLY).unwrap().route
     };
     // SigmaHQ 905d389b (AWS STS AssumeRole Misuse) and 8ad1600d (root account usage).
     assert_eq!(
@@ -316,4 +320,168 @@ fn text_gates_never_refuse_a_record_the_rule_could_match() {
     assert!(may_contain("{\"a\":\"\u{212A}ali\"}".as_bytes(), b"kali"));
     assert!(!may_contain(br#"{"a":"kal"}"#, b"kali"));
     assert!(may_contain(br#"{"a":"xxKALI"}"#, b"kali"));
+}
+
+const ALLOW_CALLER_TYPE_ONLY: LoadOptions = LoadOptions {
+    dedup_period_minutes: 60,
+    allow_caller_type_only: true,
+};
+
+fn with_detection(detection: &str) -> String {
+    STOP_LOGGING.replace(
+        "  selection:\n    eventSource: cloudtrail.amazonaws.com\n    eventName:\n      - StopLogging\n      - DeleteTrail\n    errorCode: null\n  condition: selection\n",
+        detection,
+    )
+}
+
+#[test]
+fn rules_constraining_only_the_callers_type_are_refused_unless_allowed() {
+    // SigmaHQ 905d389b (AWS STS AssumeRole Misuse): every call by a role session.
+    let assume_role_misuse = with_detection(
+        "  selection:\n    userIdentity.type: AssumedRole\n    userIdentity.sessionContext.sessionIssuer.type: Role\n  condition: selection\n",
+    );
+    assert_eq!(one(&assume_role_misuse).unwrap_err(), CALLER_TYPE_ONLY);
+    let allowed = one_with(&assume_role_misuse, &ALLOW_CALLER_TYPE_ONLY).unwrap();
+    assert_eq!(
+        allowed.route,
+        Some(vec![Gate::IdentityType("AssumedRole".into())])
+    );
+    // Also refused: one caller type, a list of them, a filter of caller types, or a
+    // modifier on a caller-type field; nothing else is said about the call.
+    for detection in [
+        "  sel:\n    userIdentity.type: Root\n  condition: sel\n",
+        "  sel:\n    userIdentity.type:\n      - Root\n      - IAMUser\n  condition: sel\n",
+        "  sel:\n    userIdentity.type: IAMUser\n  f:\n    userIdentity.sessionContext.sessionIssuer.type: Role\n  condition: sel and not f\n",
+        "  sel:\n    - userIdentity.type|startswith: Assumed\n    - userIdentity.type: Root\n  condition: sel\n",
+    ] {
+        assert_eq!(
+            one(&with_detection(detection)).unwrap_err(),
+            CALLER_TYPE_ONLY,
+            "{detection}"
+        );
+        assert!(one_with(&with_detection(detection), &ALLOW_CALLER_TYPE_ONLY).is_ok());
+    }
+    // Anything about the event, its error, the caller's name or the record's text makes it
+    // an alert: SigmaHQ 8ad1600d (root usage, not by AWS services), a keyword, an error.
+    for detection in [
+        "  u:\n    userIdentity.type: Root\n  t:\n    eventType: AwsServiceEvent\n  condition: u and not t\n",
+        "  u:\n    userIdentity.type: Root\n  k:\n    - ConsoleLogin\n  condition: u and k\n",
+        "  u:\n    userIdentity.type: AssumedRole\n    errorCode: AccessDenied\n  condition: u\n",
+        "  u:\n    userIdentity.type: AssumedRole\n    userIdentity.arn|contains: admin\n  condition: u\n",
+    ] {
+        assert!(one(&with_detection(detection)).is_ok(), "{detection}");
+    }
+}
+
+#[test]
+fn one_search_for_several_gate_texts_finds_any_ignoring_case_and_escapes() {
+    let any = TextFinder::any_of(["trufflehog", ":assumed-role/aws:"]);
+    let found = |bytes: &[u8]| RecordText::new(bytes).may_contain(&any);
+    assert!(found(br#"{"userAgent":"TruffleHog"}"#));
+    assert!(found(
+        br#"{"arn":"arn:aws:sts::1:ASSUMED-ROLE/aws:ec2-instance/i-1"}"#
+    ));
+    // A short escape is decoded before the search; a \u escape could spell anything.
+    assert!(found(br#"{"userAgent":"x \"Truffle\/Hog\" trufflehog"}"#));
+    assert!(found(br#"{"userAgent":"truffle\u0068og"}"#));
+    assert!(!found(
+        br#"{"userAgent":"aws-cli/2.15","arn":"arn:aws:sts::1:assumed-role/admin/x"}"#
+    ));
+    assert!(!found(br#"{"userAgent":"truffle\"hog"}"#));
+    // At the very start and end of the bytes, and cut short by the end.
+    assert!(found(b"TRUFFLEHOG"));
+    assert!(found(b"x:assumed-role/AWS:"));
+    assert!(!found(b"rufflehog"));
+    assert!(!found(b"trufflehO"));
+}
+
+/// Every path to every value of `value` (objects' own paths too), dotted as Sigma writes them.
+fn all_paths(value: &Value, prefix: &str, out: &mut Vec<String>) {
+    if let Value::Object(map) = value {
+        for (key, child) in map {
+            let path = if prefix.is_empty() {
+                key.clone()
+            } else {
+                format!("{prefix}.{key}")
+            };
+            out.push(path.clone());
+            all_paths(child, &path, out);
+        }
+    }
+}
+
+/// The lazy field access of [`RecordEvent`] (typed record first, then only the top-level
+/// member a path starts with) against rsigma's whole-record JSON event, on every path of the
+/// Stratus recordings (`../shared/samples/stratus-detonation-logs`) and on odd shapes.
+#[test]
+fn lazy_field_access_agrees_with_the_whole_json_event() {
+    use rsigma_eval::event::Event;
+    let odd = [
+        // A literal dotted key wins over the nested path, as in a JSON event. (The typed
+        // fields, `userIdentity.type` and the like, are read nested: CloudTrail writes the
+        // top-level keys itself, and no record has a dotted one.)
+        r#"{"eventName":"A","requestParameters.bucketName":"Literal","requestParameters":{"bucketName":"b"}}"#,
+        // Duplicate keys inside a member: the last one counts. (A record with a duplicate
+        // top-level key is refused by the parser before any rule sees it.)
+        r#"{"eventName":"A","requestParameters":{"x":1,"x":2}}"#,
+        // Types Sigma tells apart: bool, null, number, array, non-string typed fields.
+        r#"{"eventName":7,"errorCode":null,"responseElements":{"publiclyAccessible":true,"n":1.5,"a":[{"k":"v"},{"k":"w"}]},"userIdentity":{"type":null,"arn":["x"]}}"#,
+        r#"{"requestParameters":null,"resources":[{"ARN":"arn:aws:s3:::b"}],"userAgent":"\u0041\"b"}"#,
+    ];
+    let mut records: Vec<Value> = odd
+        .iter()
+        .map(|t| serde_json::from_str(t).unwrap())
+        .collect();
+    let samples = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/samples/stratus-detonation-logs");
+    if let Ok(entries) = std::fs::read_dir(&samples) {
+        for entry in entries {
+            let doc: Value =
+                serde_json::from_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap())
+                    .unwrap();
+            let list = doc
+                .as_array()
+                .cloned()
+                .or_else(|| doc["Records"].as_array().cloned())
+                .unwrap_or_default();
+            records.extend(list);
+        }
+    }
+    assert!(
+        records.len() > 100,
+        "Stratus recordings not found at {samples:?}"
+    );
+    let mut checked = 0;
+    for (i, value) in records.iter().enumerate() {
+        // The odd ones as written (duplicates, escapes), the recordings as serialized.
+        let bytes = odd.get(i).map_or_else(
+            || serde_json::to_vec(value).unwrap(),
+            |t| t.as_bytes().to_vec(),
+        );
+        let record = crate::detector::record::Record::from_slice(&bytes).unwrap();
+        let lazy = RecordEvent::new(&record);
+        let whole = rsigma_eval::event::JsonEvent::borrow(value);
+        let mut paths = Vec::new();
+        all_paths(value, "", &mut paths);
+        paths.extend(
+            [
+                "errorCode",
+                "absent",
+                "absent.deeper",
+                "requestParameters.absent",
+                "userIdentity.sessionContext.sessionIssuer.type",
+                "resources.ARN",
+            ]
+            .map(String::from),
+        );
+        for path in &paths {
+            assert_eq!(
+                lazy.get_field(path),
+                whole.get_field(path),
+                "record {i}, path {path}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000);
 }

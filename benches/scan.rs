@@ -123,27 +123,8 @@ fn scan_two_threads(gz: &[u8], detector: &Detector) -> (u64, u64) {
     (stats.records, alerts.0)
 }
 
-/// Scans every object, `threads` at a time; returns the records read.
-fn scan_files(objects: &[Vec<u8>], detector: &Detector, threads: usize) -> u64 {
-    let next = std::sync::atomic::AtomicUsize::new(0);
-    let total = std::sync::atomic::AtomicU64::new(0);
-    std::thread::scope(|s| {
-        for _ in 0..threads {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                    let Some(gz) = objects.get(i) else { return };
-                    let (records, _) = scan(gz, detector);
-                    total.fetch_add(records, std::sync::atomic::Ordering::Relaxed);
-                }
-            });
-        }
-    });
-    total.into_inner()
-}
-
-/// Gunzips every object, `threads` at a time: what the machine itself gives on N threads.
-fn decompress_files(objects: &[Vec<u8>], threads: usize) -> u64 {
+/// Runs `each` on every object, `threads` at a time, and sums what it returns.
+fn on_threads(objects: &[Vec<u8>], threads: usize, each: impl Fn(&[u8]) -> u64 + Sync) -> u64 {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let total = std::sync::atomic::AtomicU64::new(0);
     std::thread::scope(|s| {
@@ -152,12 +133,22 @@ fn decompress_files(objects: &[Vec<u8>], threads: usize) -> u64 {
                 while let Some(gz) =
                     objects.get(next.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
                 {
-                    total.fetch_add(decompress(gz), std::sync::atomic::Ordering::Relaxed);
+                    total.fetch_add(each(gz), std::sync::atomic::Ordering::Relaxed);
                 }
             });
         }
     });
     total.into_inner()
+}
+
+/// Scans every object, `threads` at a time; returns the records read.
+fn scan_files(objects: &[Vec<u8>], detector: &Detector, threads: usize) -> u64 {
+    on_threads(objects, threads, |gz| scan(gz, detector).0)
+}
+
+/// Gunzips every object, `threads` at a time: what the machine itself gives on N threads.
+fn decompress_files(objects: &[Vec<u8>], threads: usize) -> u64 {
+    on_threads(objects, threads, decompress)
 }
 
 fn value(gz: &[u8]) -> u64 {

@@ -140,10 +140,7 @@ fn skim_fields(b: &[u8]) -> Option<Skim<'_>> {
             if std::mem::replace(&mut seen_identity, true) || b.get(i) != Some(&b'{') {
                 return None;
             }
-            walk_object(b, i, |key, j| match key {
-                b"type" => identity.read(b, j),
-                _ => skip_value(b, j),
-            })
+            identity_type_from_bytes(b, i, &mut identity)
         }
         _ => skip_value(b, i),
     })?;
@@ -154,6 +151,15 @@ fn skim_fields(b: &[u8]) -> Option<Skim<'_>> {
         source: source.value?,
         name: name.value?,
         identity_type: identity.value,
+    })
+}
+
+/// Reads `type` from the `userIdentity` object starting at `b[i]`, scanning its bytes; returns
+/// the index after the object (see [`walk_object`] for when it is unsure).
+fn identity_type_from_bytes<'a>(b: &'a [u8], i: usize, identity: &mut Once<'a>) -> Option<usize> {
+    walk_object(b, i, |key, j| match key {
+        b"type" => identity.read(b, j),
+        _ => skip_value(b, j),
     })
 }
 

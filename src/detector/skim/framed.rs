@@ -1,7 +1,7 @@
 //! The skim over the landmarks framing noted: members read from the lists of quotes instead
 //! of the bytes (see the parent module for what the skim promises).
 
-use super::{Landmarks, Once, Skim, skip_value, skip_ws, walk_object};
+use super::{Landmarks, Once, Skim, identity_type_from_bytes, skip_ws};
 
 /// The skim over the landmarks. A string of a level's list is a member's key when a `:`
 /// follows it; its value starts after the `:` and, when it is a string, is the next string of
@@ -33,10 +33,7 @@ pub(super) fn framed_fields<'a>(b: &'a [u8], marks: &'a Landmarks) -> Option<Ski
                 }
                 if marks.identity_at != Some(member.value as u32) {
                     // Framing did not note this object's strings: read it from the bytes.
-                    walk_object(b, member.value, |key, j| match key {
-                        b"type" => identity.read(b, j),
-                        _ => skip_value(b, j),
-                    })?;
+                    identity_type_from_bytes(b, member.value, &mut identity)?;
                     k = member.next;
                     continue;
                 }

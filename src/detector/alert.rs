@@ -2,6 +2,7 @@
 
 use crate::detector::exceptions::ExpiredException;
 use crate::detector::record::Record;
+use crate::detector::record_json::RecordJson;
 use crate::detector::rule::{Attack, Finding, RuleMeta, Severity};
 use crate::detector::text::clean;
 use crate::detector::threshold::ThresholdState;
@@ -116,8 +117,9 @@ pub struct Alert {
     pub dedup_period_minutes: u32,
     /// Where the record was read from.
     pub log_object: LogObject,
-    /// The full CloudTrail record (possibly shrunk to fit a transport, see `record_truncated`).
-    pub record: Value,
+    /// The full CloudTrail record (possibly shrunk to fit a transport, see `record_truncated`),
+    /// written out as it was read.
+    pub record: RecordJson,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     /// True when `record` (or other fields) were cut to fit the delivery channel.
     pub record_truncated: bool,
@@ -210,7 +212,7 @@ impl Alert {
             dedup_key,
             dedup_period_minutes: 0,
             log_object: log,
-            record: record.to_value(),
+            record: RecordJson::from_bytes(record.raw),
             record_truncated: false,
             threshold,
             expired_exceptions: Vec::new(),

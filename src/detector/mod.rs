@@ -15,6 +15,7 @@ pub mod keys;
 pub mod policy;
 pub mod reader;
 pub mod record;
+pub mod record_json;
 pub mod rule;
 pub mod rules;
 pub mod sigma;

@@ -3,21 +3,24 @@
 /// Escapes control characters (so a crafted value cannot forge lines or terminal sequences)
 /// and cuts the result to at most `max_chars` characters, marking the cut with `…`.
 pub fn clean(s: &str, max_chars: usize) -> String {
+    // Most text is short and plain: copied whole (its bytes bound its characters).
+    if s.len() <= max_chars && !s.chars().any(is_unsafe) {
+        return s.to_owned();
+    }
     let mut out = String::with_capacity(s.len().min(max_chars * 2));
     let mut count = 0;
     for c in s.chars() {
-        let piece: String = if is_unsafe(c) {
-            c.escape_unicode().to_string()
-        } else {
-            c.to_string()
-        };
-        let len = piece.chars().count();
+        let escaped = is_unsafe(c).then(|| c.escape_unicode());
+        let len = escaped.as_ref().map_or(1, ExactSizeIterator::len);
         if count + len > max_chars {
             out.push('…');
             return out;
         }
         count += len;
-        out.push_str(&piece);
+        match escaped {
+            Some(escaped) => out.extend(escaped),
+            None => out.push(c),
+        }
     }
     out
 }
@@ -66,5 +69,10 @@ mod tests {
         assert_eq!(clean("abcdef", 3), "abc…");
         assert_eq!(clean("abc", 3), "abc");
         assert_eq!(clean("é漢字", 2), "é漢…");
+        // An escape counts as the characters it is written with, and is never cut in two.
+        assert_eq!(clean("ab\n", 8), "ab\\u{a}");
+        assert_eq!(clean("ab\n", 7), "ab\\u{a}");
+        assert_eq!(clean("ab\n", 6), "ab…");
+        assert_eq!(clean("\u{7f}", 100), "\\u{7f}");
     }
 }

@@ -96,7 +96,7 @@ mod tests {
             return full;
         }
         let mut small = alert.clone();
-        small.record = json!({"eventID": alert.event_id, "_truncated": true});
+        small.record = json!({"eventID": alert.event_id, "_truncated": true}).into();
         small.record_truncated = true;
         let text = serde_json::to_string(&small).unwrap();
         if text.len() <= budget {

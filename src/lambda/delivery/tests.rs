@@ -63,7 +63,7 @@ impl DedupStore for std::sync::Arc<Table> {
 fn alert(key: &str) -> Alert {
     let mut a = crate::formats::testing::ami_share_alert();
     a.dedup_key = key.to_owned();
-    a.record = json!({});
+    a.record = json!({}).into();
     a
 }
 

@@ -63,12 +63,12 @@ pub fn body_within_limit(alert: &Alert, limit: usize) -> String {
     }
     let mut shrunk = alert.clone();
     shrunk.record_truncated = true;
-    shrunk.record = truncated_record(&alert.record, limit / 2);
+    shrunk.record = truncated_record(alert.record.value(), limit / 2).into();
     let body = serde_json::to_string(&shrunk).expect("alerts serialize");
     if body.len() <= limit {
         return body;
     }
-    shrunk.record = truncated_record(&alert.record, 0);
+    shrunk.record = truncated_record(alert.record.value(), 0).into();
     let details = shrunk.details.to_string();
     shrunk.details = json!({ "truncated": true, "text": prefix(&details, limit / 4) });
     let body = serde_json::to_string(&shrunk).expect("alerts serialize");
@@ -105,7 +105,7 @@ fn minimal_body(alert: &Alert) -> String {
         }
     }
     record.insert("_truncated".into(), Value::Bool(true));
-    minimal.record = Value::Object(record);
+    minimal.record = Value::Object(record).into();
     let mut value = serde_json::to_value(&minimal).expect("alerts serialize");
     let summary = value["summary"].take();
     bound_strings(&mut value, MINIMAL_FIELD_MAX_BYTES);

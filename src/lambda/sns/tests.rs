@@ -28,7 +28,7 @@ pub(crate) fn alert(dedup_key: &str, record: Value) -> Alert {
         dedup_key: dedup_key.into(),
         dedup_period_minutes: 60,
         log_object: LogObject::default(),
-        record,
+        record: record.into(),
         record_truncated: false,
         threshold: None,
         expired_exceptions: Vec::new(),

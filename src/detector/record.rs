@@ -8,7 +8,9 @@
 //! fields without notice. Unknown fields are ignored; a common field that is null, missing or of
 //! an unexpected JSON type reads as absent instead of failing the record.
 
+use crate::detector::reader::RawRecord;
 use crate::detector::rule::Unevaluable;
+use crate::detector::skim::Landmarks;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -82,6 +84,9 @@ pub struct Record<'a> {
     /// The record's own JSON text, kept for the alert's `record` field.
     #[serde(skip)]
     pub raw: &'a [u8],
+    /// What framing noted in `raw`, when the record came from the log reader.
+    #[serde(skip)]
+    pub landmarks: Option<&'a Landmarks>,
 }
 
 /// Who made the call: the `userIdentity` block.
@@ -140,6 +145,13 @@ impl<'a> Record<'a> {
     pub fn from_slice(json: &'a [u8]) -> Result<Self, serde_json::Error> {
         let mut record: Record<'a> = serde_json::from_slice(json)?;
         record.raw = json;
+        Ok(record)
+    }
+
+    /// Parses a record the log reader framed, keeping its landmarks.
+    pub fn from_raw(raw: &RawRecord<'a>) -> Result<Self, serde_json::Error> {
+        let mut record = Self::from_slice(raw.bytes)?;
+        record.landmarks = Some(raw.landmarks);
         Ok(record)
     }
 

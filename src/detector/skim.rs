@@ -58,10 +58,23 @@ pub fn skim(record: &[u8]) -> Skim<'_> {
 /// is [`skim`]'s; on anything else it is still never different from the full parse's reading
 /// when it says [`Skim::Known`] and the full parse accepts the record.
 pub fn skim_framed<'a>(record: &'a [u8], landmarks: &'a Landmarks) -> Skim<'a> {
+    skim_reading(record, landmarks, &Wanted::default(), &mut [])
+}
+
+/// Like [`skim_framed`], also reading the `wanted` fields' values into `reads` (one each, see
+/// [`Wanted::read_index`]); they are meaningful only when the answer is [`Skim::Known`].
+pub fn skim_reading<'a>(
+    record: &'a [u8],
+    landmarks: &'a Landmarks,
+    wanted: &Wanted,
+    reads: &mut [FieldRead],
+) -> Skim<'a> {
     if !landmarks.complete {
+        reads.fill(FieldRead::Unsure);
         return skim(record);
     }
-    framed_fields(record, landmarks).unwrap_or(Skim::Unknown)
+    reads.fill(FieldRead::Absent);
+    framed_fields(record, landmarks, wanted, reads).unwrap_or(Skim::Unknown)
 }
 
 /// Where a record's shallow strings are, found while framing it. Offsets are from the
@@ -267,4 +280,6 @@ mod framed;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use framed::framed_field_may;
 use framed::{Escapes, FramedMember, framed_fields};
+pub use framed::{FieldRead, Wanted};

@@ -7,7 +7,8 @@ use crate::detector::exceptions::{Exception, ExceptionVerdict, judge};
 use crate::detector::record::Record;
 use crate::detector::rule::{FailedCalls, NameMatch, Rule, RuleContext, RuleMeta, Severity};
 use crate::detector::rules::CATALOGUE;
-use crate::detector::sigma::{Gate, NameSelector, RecordEvent, SigmaRule, TextFinder};
+use crate::detector::sigma::{Gate, NameSelector, RecordEvent, SigmaRule, TextFinder, TextGate};
+use crate::detector::skim::Wanted;
 use index_hash::IndexMap;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,6 +121,8 @@ pub struct Detector {
     sigma_requires: Vec<Option<TextFinder>>,
     /// Per Sigma rule: caller types its condition rules out.
     sigma_excludes: Vec<Vec<Box<str>>>,
+    /// The fields text gates look in that the skim reads too, so gates need no search.
+    skim_wanted: Wanted,
     /// Rules that want every event of a caller type (`userIdentity.type`), whatever the event.
     by_identity_type: IndexMap<&'static str, Vec<usize>>,
     ctx: RuleContext,
@@ -212,6 +215,7 @@ impl Detector {
         let mut every_record = Vec::new();
         let mut sigma_by_identity_type = Vec::new();
         let mut sigma_by_text = Vec::new();
+        let mut skim_wanted = Wanted::default();
         for (i, rule) in sigma.iter().enumerate() {
             let slot = rules.len() + i;
             let Some(gates) = &rule.route else {
@@ -230,24 +234,27 @@ impl Detector {
                     Gate::IdentityType(kind) => {
                         sigma_by_identity_type.push((kind.as_str().into(), slot))
                     }
-                    Gate::Text(text) => sigma_by_text.push((TextFinder::new(text), slot)),
+                    Gate::Text(text) => {
+                        sigma_by_text.push((TextFinder::reading([text], &mut skim_wanted), slot))
+                    }
                 }
             }
         }
         let gate_texts = sigma.iter().filter_map(|r| r.route.as_ref()).flatten();
-        let gate_texts: Vec<&str> = gate_texts
+        let gate_texts: Vec<&TextGate> = gate_texts
             .filter_map(|gate| match gate {
-                Gate::Text(text) => Some(text.as_str()),
+                Gate::Text(text) => Some(text),
                 _ => None,
             })
             .collect();
-        let sigma_text_any = (!gate_texts.is_empty()).then(|| TextFinder::any_of(gate_texts));
+        let sigma_text_any =
+            (!gate_texts.is_empty()).then(|| TextFinder::reading(gate_texts, &mut skim_wanted));
         let sigma_requires = sigma
             .iter()
             .map(|r| {
                 r.requires_text
                     .as_ref()
-                    .map(|texts| TextFinder::any_of(texts.iter().map(String::as_str)))
+                    .map(|texts| TextFinder::reading(texts, &mut skim_wanted))
             })
             .collect();
         let sigma_excludes = sigma
@@ -270,6 +277,7 @@ impl Detector {
             sigma_text_any,
             sigma_requires,
             sigma_excludes,
+            skim_wanted,
             by_identity_type,
             ctx: RuleContext {
                 trusted_accounts: config.trusted_accounts.clone(),
@@ -289,6 +297,12 @@ impl Detector {
     /// The Sigma rules that run.
     pub fn sigma_rules(&self) -> &[SigmaRule] {
         &self.sigma
+    }
+
+    /// The fields the skim should read for this detector's text gates (see
+    /// [`RawRecord::skim_reading`](crate::detector::reader::RawRecord::skim_reading)).
+    pub fn skim_wanted(&self) -> &Wanted {
+        &self.skim_wanted
     }
 
     /// Alerts suppressed so far by each exception (name, count), in configuration order; the

@@ -2,8 +2,10 @@
 //! asked first from the skim (no parse) and then from the parsed record.
 
 use super::Detector;
+use crate::detector::reader::RawRecord;
 use crate::detector::record::Record;
 use crate::detector::sigma::RecordText;
+use crate::detector::skim::FieldRead;
 
 impl Detector {
     /// The rules interested in a record (by its eventSource and eventName, or by its caller
@@ -22,7 +24,7 @@ impl Detector {
         // A text-gated rule only where its text may be: one search of the record's bytes
         // (a rule match costs more, a regular expression say).
         if let Some(any) = &self.sigma_text_any {
-            let mut text = RecordText::new(record.raw);
+            let mut text = RecordText::framed(record.raw, record.landmarks);
             if text.may_contain(any) {
                 found.extend(
                     self.sigma_by_text
@@ -87,7 +89,32 @@ impl Detector {
         identity_type: Option<&str>,
         bytes: &[u8],
     ) -> bool {
-        let mut text = RecordText::new(bytes);
+        self.wants_text(source, name, identity_type, RecordText::new(bytes))
+    }
+
+    /// Like [`Detector::wants_skimmed`], with the landmarks framing noted in the record and the
+    /// fields the skim read for [`Detector::skim_wanted`], from which a text gate's field is
+    /// read without searching the bytes.
+    pub fn wants_framed(
+        &self,
+        source: &str,
+        name: &str,
+        identity_type: Option<&str>,
+        raw: &RawRecord<'_>,
+        reads: &[FieldRead],
+    ) -> bool {
+        let text =
+            RecordText::framed(raw.bytes, Some(raw.landmarks)).skimmed(&self.skim_wanted, reads);
+        self.wants_text(source, name, identity_type, text)
+    }
+
+    fn wants_text(
+        &self,
+        source: &str,
+        name: &str,
+        identity_type: Option<&str>,
+        mut text: RecordText<'_>,
+    ) -> bool {
         let mut passes = |slot: usize| self.slot_may_match(slot, identity_type, &mut text);
         self.every_record.iter().any(|&slot| passes(slot))
             || self

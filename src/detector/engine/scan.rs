@@ -6,7 +6,7 @@ use crate::detector::alert::{Alert, LogObject};
 use crate::detector::reader::{LogKind, LogReader, ReadError, ReaderConfig};
 use crate::detector::record::Record;
 use crate::detector::rule::Unevaluable;
-use crate::detector::skim::Skim;
+use crate::detector::skim::{FieldRead, Skim};
 use std::io::Read;
 
 /// A rule that could not judge a record, and why.
@@ -169,6 +169,7 @@ pub fn scan_reader_to<R: Read>(
     };
     // Elements the reader passed over are the gaps between the indexes it hands out.
     let mut next_index = 0;
+    let mut reads = vec![FieldRead::Absent; detector.skim_wanted().len()];
     let outcome = loop {
         let raw = match reader.next_record() {
             Ok(Some(raw)) => raw,
@@ -182,13 +183,13 @@ pub fn scan_reader_to<R: Read>(
             source,
             name,
             identity_type,
-        } = raw.skim()
-            && !detector.wants_skimmed(source, name, identity_type, raw.bytes)
+        } = raw.skim_reading(detector.skim_wanted(), &mut reads)
+            && !detector.wants_framed(source, name, identity_type, &raw, &reads)
         {
             stats.records += 1;
             continue;
         }
-        match Record::from_slice(raw.bytes) {
+        match Record::from_raw(&raw) {
             Ok(record) => {
                 log.record_index = raw.index;
                 let verdict = detector.evaluate_tuned(&record, &log, &mut alerts, &mut suppressed);

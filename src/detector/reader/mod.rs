@@ -28,7 +28,7 @@ mod document;
 mod framing;
 pub mod pipeline;
 
-use crate::detector::skim::{Landmarks, Skim, skim_framed};
+use crate::detector::skim::{FieldRead, Landmarks, Skim, Wanted, skim_framed, skim_reading};
 use flate2::bufread::MultiGzDecoder;
 use std::io::{self, BufReader, Read};
 
@@ -125,6 +125,12 @@ impl<'a> RawRecord<'a> {
     /// framing found; always the same answer as [`skim`](crate::detector::skim::skim).
     pub fn skim(&self) -> Skim<'a> {
         skim_framed(self.bytes, self.landmarks)
+    }
+
+    /// Like [`RawRecord::skim`], also reading the `wanted` fields into `reads` (see
+    /// [`skim_reading`]).
+    pub fn skim_reading(&self, wanted: &Wanted, reads: &mut [FieldRead]) -> Skim<'a> {
+        skim_reading(self.bytes, self.landmarks, wanted, reads)
     }
 }
 

@@ -21,7 +21,7 @@ mod text;
 
 pub use event::RecordEvent;
 pub use load::{CALLER_TYPE_ONLY, LoadOptions, Loaded, Refusal, load, load_with};
-pub use text::{RecordText, TextFinder, may_contain};
+pub use text::{RecordText, TextFinder, TextGate, may_contain};
 
 use crate::detector::alert::AttackRef;
 use crate::detector::rule::Severity;
@@ -61,8 +61,9 @@ pub enum Gate {
     Event(SigmaSelector),
     /// This `userIdentity.type` (compared ignoring ASCII case, as Sigma does), known from the skim.
     IdentityType(String),
-    /// This text (lower-case ASCII) in the record's bytes, ignoring case (see [`may_contain`]).
-    Text(String),
+    /// This text (lower-case ASCII) in a field's value or anywhere in the record's bytes,
+    /// ignoring case (see [`RecordText::may_contain`]).
+    Text(TextGate),
 }
 
 /// A loaded Sigma rule.
@@ -99,7 +100,7 @@ pub struct SigmaRule {
     pub route: Option<Vec<Gate>>,
     /// Texts one of which a record must hold for the rule to match (from the same conjunction
     /// as its gates, lower-case ASCII); checked on the raw bytes before a record is parsed.
-    pub requires_text: Option<Vec<String>>,
+    pub requires_text: Option<Vec<TextGate>>,
     /// Caller types (`userIdentity.type`) the rule's condition excludes (`selection and not
     /// filter` where the filter is only a caller type); records of them are not parsed for it.
     pub excludes_caller_types: Vec<String>,
@@ -159,13 +160,13 @@ impl SigmaRule {
         let texts: Vec<String> = gates
             .iter()
             .filter_map(|g| match g {
-                Gate::Text(t) => Some(format!("{t:?}")),
+                Gate::Text(t) => Some(t.to_string()),
                 _ => None,
             })
             .collect();
         if !texts.is_empty() {
             kinds.push(format!(
-                "records whose text holds {} (a byte search on every record)",
+                "records that hold {} (a byte search on every record)",
                 texts.join(" or ")
             ));
         }
@@ -182,7 +183,7 @@ impl SigmaRule {
         bytes: &[u8],
     ) -> bool {
         if let Some(texts) = &self.requires_text
-            && !texts.iter().any(|t| may_contain(bytes, t.as_bytes()))
+            && !texts.iter().any(|t| t.may_pass(bytes))
         {
             return false;
         }
@@ -207,7 +208,7 @@ impl SigmaRule {
                     }
             }
             Gate::IdentityType(kind) => identity_type.is_some_and(|t| t.eq_ignore_ascii_case(kind)),
-            Gate::Text(text) => may_contain(bytes, text.as_bytes()),
+            Gate::Text(text) => text.may_pass(bytes),
         })
     }
 

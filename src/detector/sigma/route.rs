@@ -1,7 +1,7 @@
 //! Routing: the gates (event pairs, caller types, texts) a rule's detection implies, so the
 //! engine asks a rule only about records it could match.
 
-use super::text::text_gates;
+use super::text::{TextGate, text_gates};
 use super::{Gate, NameSelector, SigmaSelector};
 use rsigma_parser::{
     ConditionExpr, Detection, DetectionItem, Modifier, Quantifier, SelectorPattern,
@@ -140,7 +140,7 @@ pub(super) fn constrains_only_caller_type(rule: &ParsedRule) -> bool {
 }
 
 /// Texts every match of the rule holds one of (see [`SigmaRule::requires_text`]), or `None`.
-pub(super) fn condition_texts(rule: &ParsedRule) -> Option<Vec<String>> {
+pub(super) fn condition_texts(rule: &ParsedRule) -> Option<Vec<TextGate>> {
     let mut all = Vec::new();
     for condition in &rule.detection.conditions {
         all.extend(expr_texts(condition, rule)?);
@@ -148,13 +148,13 @@ pub(super) fn condition_texts(rule: &ParsedRule) -> Option<Vec<String>> {
     (!all.is_empty()).then_some(all)
 }
 
-fn expr_texts(expr: &ConditionExpr, rule: &ParsedRule) -> Option<Vec<String>> {
-    let best = |options: Vec<Vec<String>>| {
+fn expr_texts(expr: &ConditionExpr, rule: &ParsedRule) -> Option<Vec<TextGate>> {
+    let best = |options: Vec<Vec<TextGate>>| {
         options
             .into_iter()
-            .max_by_key(|t| t.iter().map(String::len).min().unwrap_or(0))
+            .max_by_key(|t| t.iter().map(|g| g.text.len()).min().unwrap_or(0))
     };
-    let union = |parts: Vec<Option<Vec<String>>>| {
+    let union = |parts: Vec<Option<Vec<TextGate>>>| {
         let mut all = Vec::new();
         for part in parts {
             all.extend(part?);
@@ -194,7 +194,7 @@ fn expr_texts(expr: &ConditionExpr, rule: &ParsedRule) -> Option<Vec<String>> {
 }
 
 /// Texts one selection requires, leaving out `eventSource`/`eventName` (the index has them).
-fn detection_texts(detection: &Detection) -> Option<Vec<String>> {
+fn detection_texts(detection: &Detection) -> Option<Vec<TextGate>> {
     match detection {
         Detection::AllOf(items) => {
             let rest: Vec<DetectionItem> = items

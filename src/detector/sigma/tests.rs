@@ -253,18 +253,27 @@ fn caller_types_and_texts_gate_rules_that_pin_no_event() {
     // SigmaHQ a840e606 (TruffleHog): an exact user agent is a text gate, lower-cased.
     assert_eq!(
         route("  sel:\n    userAgent: TruffleHog\n  condition: sel\n"),
-        Some(vec![Gate::Text("trufflehog".into())])
+        Some(vec![Gate::Text(TextGate::in_field(
+            "userAgent",
+            "trufflehog"
+        ))])
     );
     assert_eq!(
         route(
             "  sel:\n    userAgent|contains:\n      - 'kali'\n      - '*parrot*'\n  condition: sel\n"
         ),
-        Some(vec![Gate::Text("kali".into()), Gate::Text("parrot".into())])
+        Some(vec![
+            Gate::Text(TextGate::in_field("userAgent", "kali")),
+            Gate::Text(TextGate::in_field("userAgent", "parrot"))
+        ])
     );
     // SigmaHQ 352a918a (IMDS credentials used outside AWS): a regular expression's literal run.
     assert_eq!(
         route("  sel:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: sel\n"),
-        Some(vec![Gate::Text(":assumed-role/aws:".into())])
+        Some(vec![Gate::Text(TextGate::in_field(
+            "userIdentity.arn",
+            ":assumed-role/aws:"
+        ))])
     );
     assert_eq!(
         regex_literal(r"^arn:aws:iam::\d{12}:role/Admin"),
@@ -322,6 +331,206 @@ fn text_gates_never_refuse_a_record_the_rule_could_match() {
     assert!(may_contain(br#"{"a":"xxKALI"}"#, b"kali"));
 }
 
+/// A gate on a field's text reads only that field's values from the bytes, yet never refuses
+/// a record the rule matches: values under the key at any depth, repeated keys, a literal
+/// dotted key, odd whitespace, values that are not strings, escapes and non-ASCII text.
+#[test]
+fn field_text_gates_read_the_field_and_never_refuse_a_match() {
+    // SigmaHQ 352a918a (IMDS credentials used outside AWS) and a840e606 (TruffleHog).
+    let imds = one(&with_detection(
+        "  sel:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: sel\n",
+    ))
+    .unwrap();
+    let truffle = one(&with_detection(
+        "  sel:\n    userAgent: TruffleHog\n  condition: sel\n",
+    ))
+    .unwrap();
+    let role = r#""arn":"arn:aws:sts::1:assumed-role/aws:ec2-instance/i-1""#;
+    let cases: Vec<(String, bool, bool)> = vec![
+        // (record, IMDS gate passes, TruffleHog gate passes)
+        (format!(r#"{{"userIdentity":{{"type":"AssumedRole",{role}}},"userAgent":"aws-cli"}}"#), true, false),
+        // The text elsewhere than the field is not enough.
+        (r#"{"userIdentity":{"arn":"arn:aws:iam::1:user/x"},"requestParameters":{"note":"x:assumed-role/aws:y"},"userAgent":"aws-cli","p":"TruffleHog"}"#.into(), false, false),
+        (r#"{"userAgent" :  "TRUFFLEHOG"}"#.into(), false, true),
+        (r#"{"userAgent":"aws-cli","userAgent":"TruffleHog"}"#.into(), false, true),
+        (r#"{"userIdentity.arn":"arn:aws:sts::1:assumed-role/aws:x/y"}"#.into(), true, false),
+        (r#"{"userIdentity":[{"arn":"x"},{"arn":"arn:aws:sts::1:assumed-role/aws:x/y"}]}"#.into(), true, false),
+        // Not strings: the gate passes and the rule decides.
+        (r#"{"userAgent":["TruffleHog"],"userIdentity":{"arn":7}}"#.into(), true, true),
+        // A value that merely reads like the key, and a key whose text is in the next value.
+        (r#"{"a":"userAgent","b":"TruffleHog"}"#.into(), false, false),
+        // An escape anywhere: the whole record is searched (it may hide a key); a short one
+        // is decoded, and a \u escape could spell anything, so every gate passes.
+        (r#"{"user\u0041gent":"TruffleHog"}"#.into(), true, true),
+        (r#"{"userAgent":"Truffle\u0048og"}"#.into(), true, true),
+        (r#"{"userAgent":"Truffle\/Hog","p":"x\"trufflehog"}"#.into(), false, true),
+        // Non-ASCII may fold into the text.
+        ("{\"userAgent\":\"Truffle\u{212A}Hog\"}".into(), false, true),
+    ];
+    for (record, imds_gate, truffle_gate) in &cases {
+        let bytes = record.as_bytes();
+        let value: Value = serde_json::from_str(record).unwrap();
+        for (rule, expected) in [(&imds, imds_gate), (&truffle, truffle_gate)] {
+            let Some(Gate::Text(gate)) = rule.route.as_ref().and_then(|r| r.first()) else {
+                panic!("{} has no text gate", rule.rule_id);
+            };
+            assert_eq!(gate.may_pass(bytes), *expected, "{} on {record}", gate);
+            // Read from the landmarks framing notes, the answer is the same or narrower: an
+            // escape outside the field leaves it readable there.
+            let framed = framed_gate_passes(gate, record);
+            assert!(!framed || *expected, "{gate} on the framed {record}");
+            if rule.matches(&value) {
+                assert!(gate.may_pass(bytes), "{gate} refused a match: {record}");
+                assert!(framed, "{gate} refused a framed match: {record}");
+            }
+        }
+    }
+    assert!(!framed_gate_passes(
+        &TextGate::in_field("userIdentity.arn", ":assumed-role/aws:"),
+        r#"{"userAgent":"Truffle\u0048og"}"#
+    ));
+    assert!(framed_gate_passes(
+        &TextGate::in_field("userAgent", "trufflehog"),
+        r#"{"userAgent":"Truffle\u0048og"}"#
+    ));
+    // Both rules match their own positive records.
+    assert!(imds.matches(&serde_json::from_str(&cases[0].0).unwrap()));
+    assert!(truffle.matches(&serde_json::from_str(&cases[2].0).unwrap()));
+    // A path the gate cannot read from bytes (an index) searches the whole record.
+    let indexed = TextGate::in_field("resources[0].ARN", "secret-bucket");
+    assert!(indexed.may_pass(br#"{"x":"SECRET-BUCKET"}"#));
+}
+
+/// Whether a text gate passes a record read by the log reader: from the landmarks it noted,
+/// and (when the skim is sure of the record) from the fields the skim read; both must agree.
+fn framed_gate_passes(gate: &TextGate, record: &str) -> bool {
+    use crate::detector::reader::{LogReader, ReaderConfig};
+    use crate::detector::skim::{FieldRead, Skim, Wanted};
+    let log = format!(r#"{{"Records":[{record}]}}"#);
+    let mut reader = LogReader::open(log.as_bytes(), ReaderConfig::default()).unwrap();
+    let raw = reader.next_record().unwrap().expect("one record");
+    let framed =
+        RecordText::framed(raw.bytes, Some(raw.landmarks)).may_contain(&TextFinder::any_of([gate]));
+    let mut wanted = Wanted::default();
+    let finder = TextFinder::reading([gate], &mut wanted);
+    let mut reads = vec![FieldRead::Absent; wanted.len()];
+    if let Skim::Known { .. } = raw.skim_reading(&wanted, &mut reads) {
+        let skimmed = RecordText::framed(raw.bytes, Some(raw.landmarks))
+            .skimmed(&wanted, &reads)
+            .may_contain(&finder);
+        // As narrow or narrower: an escaped value is decoded alone, not searched for
+        // in the whole record.
+        assert!(framed || !skimmed, "{gate} read by the skim on {record}");
+        if let Ok(value) = serde_json::from_str::<Value>(record)
+            && gate_rule_matches(gate, &value)
+        {
+            assert!(skimmed, "{gate} read by the skim refused a match: {record}");
+        }
+    }
+    framed
+}
+
+/// Whether a rule whose only selection is the gate's field containing its text matches.
+fn gate_rule_matches(gate: &TextGate, record: &Value) -> bool {
+    thread_local! {
+        static RULES: std::cell::RefCell<Vec<(TextGate, SigmaRule)>> = const {
+            std::cell::RefCell::new(Vec::new())
+        };
+    }
+    RULES.with_borrow_mut(|rules| {
+        if !rules.iter().any(|(g, _)| g == gate) {
+            let field = gate.field.as_deref().expect("a field gate");
+            let rule = one(&with_detection(&format!(
+                "  sel:\n    {field}|contains: '{}'\n  condition: sel\n",
+                gate.text
+            )))
+            .unwrap();
+            rules.push((gate.clone(), rule));
+        }
+        let (_, rule) = rules.iter().find(|(g, _)| g == gate).expect("just added");
+        rule.matches(record)
+    })
+}
+
+/// Gates read from the landmarks never refuse a record their rule matches, on mutated
+/// records: keys and values moved, repeated, escaped, nested or of other types.
+#[test]
+fn framed_field_gates_never_refuse_a_match_on_mutated_records() {
+    let imds = one(&with_detection(
+        "  sel:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: sel\n",
+    ))
+    .unwrap();
+    let truffle = one(&with_detection(
+        "  sel:\n    userAgent|contains: TruffleHog\n  condition: sel\n",
+    ))
+    .unwrap();
+    let base = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/aws:ec2-instance/i-1","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::1:role/x"}}},"eventSource":"s3.amazonaws.com","eventName":"GetObject","userAgent":"TruffleHog v3","requestParameters":{"userAgent":"TruffleHog","arn":"x:assumed-role/aws:y"}}"#;
+    let pieces: &[&str] = &[
+        "\"",
+        "\\",
+        "\\u0041",
+        ":",
+        ",",
+        "{",
+        "}",
+        "[",
+        "]",
+        " ",
+        "userAgent",
+        "arn",
+        "userIdentity",
+        "\"userAgent\":\"TruffleHog\",",
+        "\"arn\":1,",
+        "\"userIdentity.arn\":\"a:assumed-role/aws:b\",",
+    ];
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let (mut matched, mut refused) = (0, 0);
+    for _ in 0..4_000 {
+        let mut record = base.to_owned();
+        for _ in 0..(next() % 3) {
+            let mut at = 1 + (next() as usize) % (record.len() - 2);
+            while !record.is_char_boundary(at) {
+                at -= 1;
+            }
+            let piece = pieces[(next() as usize) % pieces.len()];
+            if next() % 2 == 0 {
+                record.insert_str(at, piece);
+            } else {
+                let end = (at + piece.len()).min(record.len() - 1);
+                if record.is_char_boundary(end) {
+                    record.replace_range(at..end, piece);
+                }
+            }
+        }
+        let Ok(value) = serde_json::from_str::<Value>(&record) else {
+            continue;
+        };
+        for rule in [&imds, &truffle] {
+            let Some(Gate::Text(gate)) = rule.route.as_ref().and_then(|r| r.first()) else {
+                panic!("{} has no text gate", rule.rule_id);
+            };
+            let passes = framed_gate_passes(gate, &record);
+            if rule.matches(&value) {
+                matched += 1;
+                assert!(passes, "{gate} refused a framed match: {record}");
+            } else if !passes {
+                refused += 1;
+            }
+        }
+    }
+    // The mutations reach both outcomes, so the property is not vacuous.
+    assert!(
+        matched > 500 && refused > 100,
+        "{matched} matched, {refused} refused"
+    );
+}
+
 const ALLOW_CALLER_TYPE_ONLY: LoadOptions = LoadOptions {
     dedup_period_minutes: 60,
     allow_caller_type_only: true,
@@ -375,7 +584,10 @@ fn rules_constraining_only_the_callers_type_are_refused_unless_allowed() {
 
 #[test]
 fn one_search_for_several_gate_texts_finds_any_ignoring_case_and_escapes() {
-    let any = TextFinder::any_of(["trufflehog", ":assumed-role/aws:"]);
+    let any = TextFinder::any_of(&[
+        TextGate::anywhere("trufflehog"),
+        TextGate::anywhere(":assumed-role/aws:"),
+    ]);
     let found = |bytes: &[u8]| RecordText::new(bytes).may_contain(&any);
     assert!(found(br#"{"userAgent":"TruffleHog"}"#));
     assert!(found(

@@ -2,19 +2,76 @@
 //! that checks them on a record's raw bytes before it is parsed.
 
 use super::Gate;
+use crate::detector::skim::{FieldRead, Landmarks, Wanted, framed_field_may};
 use rsigma_parser::{DetectionItem, Modifier, SigmaValue, StringPart};
 
 /// Shortest text worth a byte search: shorter ones pass most records anyway.
 const MIN_TEXT_GATE: usize = 4;
+
+/// A text a record must hold for a rule to match it: in the string value of one field when
+/// the rule's item names one, else anywhere in the record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TextGate {
+    /// The Sigma field path (`userAgent`, `userIdentity.arn`) whose value holds the text;
+    /// `None` for a keyword, which may be in any value.
+    pub field: Option<String>,
+    /// The text, lower-case ASCII.
+    pub text: String,
+}
+
+impl TextGate {
+    /// A text that may be anywhere in the record.
+    pub fn anywhere(text: &str) -> Self {
+        TextGate {
+            field: None,
+            text: text.to_owned(),
+        }
+    }
+
+    /// A text in the value of `field`.
+    pub fn in_field(field: &str, text: &str) -> Self {
+        TextGate {
+            field: Some(field.to_owned()),
+            text: text.to_owned(),
+        }
+    }
+
+    /// Whether a record's raw bytes may satisfy this gate (see [`RecordText::may_contain`]).
+    pub fn may_pass(&self, bytes: &[u8]) -> bool {
+        RecordText::new(bytes).may_contain(&TextFinder::any_of([self]))
+    }
+}
+
+impl std::fmt::Display for TextGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.field {
+            Some(field) => write!(f, "{:?} in {field}", self.text),
+            None => write!(f, "{:?}", self.text),
+        }
+    }
+}
 
 /// Text one required item of a selection must find in the record (its longest literal run
 /// per value), as text gates; the item with the longest shortest run wins.
 pub(super) fn text_gates(items: &[DetectionItem]) -> Option<Vec<Gate>> {
     items
         .iter()
-        .filter_map(item_texts)
-        .max_by_key(|texts| texts.iter().map(String::len).min().unwrap_or(0))
-        .map(|texts| texts.into_iter().map(Gate::Text).collect())
+        .filter_map(|item| {
+            let texts = item_texts(item)?;
+            Some((item.field.name.as_deref(), texts))
+        })
+        .max_by_key(|(_, texts)| texts.iter().map(String::len).min().unwrap_or(0))
+        .map(|(field, texts)| {
+            texts
+                .into_iter()
+                .map(|text| {
+                    Gate::Text(TextGate {
+                        field: field.map(str::to_owned),
+                        text,
+                    })
+                })
+                .collect()
+        })
 }
 
 /// The literal runs of one item's values, when each value's match implies its run appears in
@@ -123,6 +180,78 @@ pub fn may_contain(bytes: &[u8], text: &[u8]) -> bool {
     RecordText::new(bytes).may_contain(&TextFinder::new(&String::from_utf8_lossy(text)))
 }
 
+/// The quoted keys (`"arn"`, `"userIdentity.arn"`) under which a Sigma field path's values
+/// sit: its last segment (the path's last step) and the whole path (a literal dotted key,
+/// which a JSON event tries first). `None` for a path this cannot say for sure (indexes,
+/// escapes, empty segments, quotes or non-ASCII characters): the gate then reads the whole
+/// record.
+fn field_keys(path: &str) -> Option<Vec<memchr::memmem::Finder<'static>>> {
+    let plain = !path.is_empty()
+        && path
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && !matches!(b, b'[' | b']' | b'\\' | b'"'))
+        && path.split('.').all(|segment| !segment.is_empty());
+    if !plain {
+        return None;
+    }
+    let last = path.rsplit('.').next().unwrap_or(path);
+    let mut keys = vec![last];
+    if last != path {
+        keys.push(path);
+    }
+    Some(
+        keys.into_iter()
+            .map(|key| memchr::memmem::Finder::new(&format!("\"{key}\"")).into_owned())
+            .collect(),
+    )
+}
+
+/// Whether some member keyed by one of `keys` (a quoted key, found in bytes without escapes
+/// so every quote is a string's edge) has a value that may hold the needle: a string holding
+/// it (or with non-ASCII bytes, which Unicode case folding could turn into it), or a value
+/// that is not a string (the rule decides). Every occurrence is tried: keys repeat, and the
+/// last segment names members at any depth.
+fn field_may_hold(raw: &[u8], keys: &[memchr::memmem::Finder<'_>], needle: &Needle) -> bool {
+    keys.iter().any(|key| {
+        let mut from = 0;
+        while let Some(found) = key.find(&raw[from..]) {
+            let after = from + found + key.needle().len();
+            if value_may_hold(raw, after, needle) {
+                return true;
+            }
+            from += found + 1;
+        }
+        false
+    })
+}
+
+/// See [`field_may_hold`]: the value after the quoted string ending just before `after`;
+/// false when no `:` follows it (it was a value, not a key).
+fn value_may_hold(raw: &[u8], after: usize, needle: &Needle) -> bool {
+    let skip_ws = |mut i: usize| {
+        while raw
+            .get(i)
+            .is_some_and(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        {
+            i += 1;
+        }
+        i
+    };
+    let colon = skip_ws(after);
+    if raw.get(colon) != Some(&b':') {
+        return false;
+    }
+    let open = skip_ws(colon + 1);
+    if raw.get(open) != Some(&b'"') {
+        return true;
+    }
+    let Some(len) = memchr::memchr(b'"', &raw[open + 1..]) else {
+        return true;
+    };
+    let value = &raw[open + 1..open + 1 + len];
+    !value.is_ascii() || needle.is_match(value)
+}
+
 /// The record's bytes lower-cased with JSON's short escapes decoded (`\\"`, `\\\\`, `\\/`,
 /// `\\n`...), so a text behind one is still found; `None` for a `\\u` escape, which could
 /// spell any character.
@@ -195,23 +324,62 @@ impl Needle {
     }
 }
 
+/// One gate's search: its text, and the field whose values hold it (`None`: anywhere).
+#[derive(Debug, Clone)]
+struct Search {
+    needle: Needle,
+    field: Option<FieldScope>,
+}
+
+/// A field a gate's text is searched in: its path, its quoted keys (see [`field_keys`]), and
+/// the slots the skim reads it into, when it does (see [`Wanted::add`]).
+#[derive(Debug, Clone)]
+struct FieldScope {
+    path: String,
+    keys: Vec<memchr::memmem::Finder<'static>>,
+    skimmed: Option<Vec<usize>>,
+}
+
 /// A compiled search, ignoring ASCII case, for one text gate or for any of several.
 #[derive(Debug, Clone)]
-pub struct TextFinder(Vec<Needle>);
+pub struct TextFinder(Vec<Search>);
 
 impl TextFinder {
-    /// A search for `text`, ignoring ASCII case.
+    /// A search for `text` anywhere in the record, ignoring ASCII case.
     pub fn new(text: &str) -> Self {
-        Self::any_of([text])
+        Self::any_of([&TextGate::anywhere(text)])
     }
 
-    /// A search for any of `texts`, ignoring ASCII case.
-    pub fn any_of<'t>(texts: impl IntoIterator<Item = &'t str>) -> Self {
-        TextFinder(texts.into_iter().map(Needle::new).collect())
+    /// A search for any of the gates' texts, each in its field (ignoring ASCII case).
+    pub fn any_of<'g>(gates: impl IntoIterator<Item = &'g TextGate>) -> Self {
+        Self::build(gates, None)
     }
 
-    fn is_match(&self, haystack: &[u8]) -> bool {
-        self.0.iter().any(|needle| needle.is_match(haystack))
+    /// Like [`TextFinder::any_of`], adding the gates' fields to those the skim reads, so that
+    /// a skimmed record answers them from what the skim read (see [`RecordText::skimmed`]).
+    pub fn reading<'g>(gates: impl IntoIterator<Item = &'g TextGate>, wanted: &mut Wanted) -> Self {
+        Self::build(gates, Some(wanted))
+    }
+
+    fn build<'g>(
+        gates: impl IntoIterator<Item = &'g TextGate>,
+        mut wanted: Option<&mut Wanted>,
+    ) -> Self {
+        TextFinder(
+            gates
+                .into_iter()
+                .map(|gate| Search {
+                    needle: Needle::new(&gate.text),
+                    field: gate.field.as_deref().and_then(|path| {
+                        Some(FieldScope {
+                            path: path.to_owned(),
+                            keys: field_keys(path)?,
+                            skimmed: wanted.as_deref_mut().and_then(|w| w.add(path)),
+                        })
+                    }),
+                })
+                .collect(),
+        )
     }
 }
 
@@ -231,7 +399,10 @@ enum Form {
 /// only when the record has an escape, and only when a gate asks.
 pub struct RecordText<'b> {
     raw: &'b [u8],
+    landmarks: Option<&'b Landmarks>,
+    skimmed: Option<(&'b Wanted, &'b [FieldRead])>,
     form: Form,
+    escaped: Option<bool>,
 }
 
 impl<'b> RecordText<'b> {
@@ -239,25 +410,98 @@ impl<'b> RecordText<'b> {
     pub fn new(raw: &'b [u8]) -> Self {
         RecordText {
             raw,
+            landmarks: None,
+            skimmed: None,
             form: Form::Unknown,
+            escaped: None,
         }
     }
 
-    /// Whether the record may hold the finder's text in a decoded string (see [`may_contain`]).
+    /// Wraps a record's bytes with the landmarks framing noted in them, from which a gate's
+    /// field is read without a search (see [`framed_field_may`]).
+    pub fn framed(raw: &'b [u8], landmarks: Option<&'b Landmarks>) -> Self {
+        RecordText {
+            landmarks,
+            ..RecordText::new(raw)
+        }
+    }
+
+    /// Also takes what the skim read of the record's fields (with [`TextFinder::reading`]'s
+    /// `wanted`): a gate on one of them is answered from that alone unless it is unsure.
+    pub fn skimmed(mut self, wanted: &'b Wanted, reads: &'b [FieldRead]) -> Self {
+        self.skimmed = Some((wanted, reads));
+        self
+    }
+
+    /// Whether the record may satisfy one of the finder's gates: hold its text in the decoded
+    /// string value of its field, or anywhere (see [`may_contain`]). A field is read from what
+    /// the skim read, else from the landmarks when they can say, else from the bytes when they
+    /// have no escape (keys are then written as they read); otherwise its text is searched in
+    /// the whole record.
     pub fn may_contain(&mut self, finder: &TextFinder) -> bool {
+        finder.0.iter().any(|search| {
+            let Some(field) = &search.field else {
+                return self.anywhere_may_hold(&search.needle);
+            };
+            let holds = |value: &[u8]| !value.is_ascii() || search.needle.is_match(value);
+            if let (Some((wanted, reads)), Some(slots)) = (self.skimmed, &field.skimmed) {
+                let mut unsure = false;
+                for &slot in slots {
+                    match reads.get(wanted.read_index(slot)) {
+                        Some(FieldRead::Absent) => {}
+                        Some(&FieldRead::Str(open, close)) => {
+                            if holds(&self.raw[open as usize + 1..close as usize]) {
+                                return true;
+                            }
+                        }
+                        Some(&FieldRead::Escaped(open, close)) => {
+                            // Decoded (a \u escape could spell anything: it passes).
+                            let value = &self.raw[open as usize + 1..close as usize];
+                            if unescape_lower(value).is_none_or(|decoded| holds(&decoded)) {
+                                return true;
+                            }
+                        }
+                        Some(FieldRead::Unsure) | None => unsure = true,
+                    }
+                }
+                if !unsure {
+                    return false;
+                }
+            }
+            if let Some(marks) = self.landmarks
+                && let Some(verdict) = framed_field_may(self.raw, marks, &field.path, holds)
+            {
+                return verdict;
+            }
+            if self.has_escape() {
+                self.anywhere_may_hold(&search.needle)
+            } else {
+                field_may_hold(self.raw, &field.keys, &search.needle)
+            }
+        })
+    }
+
+    fn has_escape(&mut self) -> bool {
         let raw = self.raw;
+        *self
+            .escaped
+            .get_or_insert_with(|| memchr::memchr(b'\\', raw).is_some())
+    }
+
+    fn anywhere_may_hold(&mut self, needle: &Needle) -> bool {
         if matches!(self.form, Form::Unknown) {
+            let raw = self.raw;
             self.form = if !raw.is_ascii() {
                 Form::Opaque
-            } else if memchr::memchr(b'\\', raw).is_none() {
+            } else if !self.has_escape() {
                 Form::Plain
             } else {
                 unescape_lower(raw).map_or(Form::Opaque, Form::Decoded)
             };
         }
         match &self.form {
-            Form::Plain => finder.is_match(raw),
-            Form::Decoded(decoded) => finder.is_match(decoded),
+            Form::Plain => needle.is_match(self.raw),
+            Form::Decoded(decoded) => needle.is_match(decoded),
             Form::Opaque | Form::Unknown => true,
         }
     }

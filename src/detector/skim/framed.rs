@@ -7,7 +7,12 @@ use super::{Landmarks, Once, Skim, identity_type_from_bytes, skip_ws};
 /// follows it; its value starts after the `:` and, when it is a string, is the next string of
 /// the list. Keys with an escape, repeats and values of the wrong type make it unsure, as in
 /// [`skim_fields`].
-pub(super) fn framed_fields<'a>(b: &'a [u8], marks: &'a Landmarks) -> Option<Skim<'a>> {
+pub(super) fn framed_fields<'a>(
+    b: &'a [u8],
+    marks: &'a Landmarks,
+    wanted: &Wanted,
+    reads: &mut [FieldRead],
+) -> Option<Skim<'a>> {
     let mut escapes = Escapes {
         at: &marks.backslashes,
         next: 0,
@@ -20,7 +25,7 @@ pub(super) fn framed_fields<'a>(b: &'a [u8], marks: &'a Landmarks) -> Option<Ski
     let mut k = 0;
     while k < top.len() {
         let member = framed_member(b, top, k, &mut escapes)?;
-        if !member.may_be_read {
+        if !member.may_be_read && !wanted.heads.contains(&member.head) {
             k = member.next;
             continue;
         }
@@ -34,6 +39,7 @@ pub(super) fn framed_fields<'a>(b: &'a [u8], marks: &'a Landmarks) -> Option<Ski
                 if marks.identity_at != Some(member.value as u32) {
                     // Framing did not note this object's strings: read it from the bytes.
                     identity_type_from_bytes(b, member.value, &mut identity)?;
+                    wanted.unsure_in_identity(reads);
                     k = member.next;
                     continue;
                 }
@@ -48,11 +54,17 @@ pub(super) fn framed_fields<'a>(b: &'a [u8], marks: &'a Landmarks) -> Option<Ski
                     let field = framed_member(b, inner, j, &mut escapes)?;
                     if field.key == b"type" {
                         identity.read_framed(b, &field, &mut escapes)?;
+                    } else if let Some(at) = wanted.identity_slot(field.key) {
+                        reads[at].note(&field, &mut escapes);
                     }
                     j = field.next;
                 }
             }
-            _ => {}
+            key => {
+                if let Some(at) = wanted.top_slot(key) {
+                    reads[at].note(&member, &mut escapes);
+                }
+            }
         }
         k = member.next;
     }
@@ -74,6 +86,119 @@ pub(super) struct FramedMember<'a> {
     pub(super) value_quotes: Option<(usize, usize)>,
     /// The index in the list of the next member's key.
     pub(super) next: usize,
+    /// The key's first eight bytes as one word (see [`key_head`]).
+    pub(super) head: u64,
+}
+
+/// Fields the skim also reads for text gates, by key: members of the record and of its
+/// `userIdentity` object. Their values land in a [`FieldRead`] each, top-level keys first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wanted {
+    top: Vec<Box<[u8]>>,
+    identity: Vec<Box<[u8]>>,
+    /// [`key_head`]s of the top-level keys of eight bytes or more, for the skim's prefilter.
+    heads: Vec<u64>,
+}
+
+impl Wanted {
+    /// Adds a Sigma field path the skim can read (`userAgent`, `userIdentity.arn`) and returns
+    /// the slots its values land in: the member of that name, and for a `userIdentity` member
+    /// also a top-level key spelled as the whole path (a JSON event tries that first). `None`
+    /// for any other path.
+    pub fn add(&mut self, path: &str) -> Option<Vec<usize>> {
+        let plain = |s: &str| !s.is_empty() && !s.contains(['.', '[', ']', '\\', '"']);
+        let inner = match path.split_once('.') {
+            None if plain(path) => None,
+            Some(("userIdentity", inner)) if plain(inner) => Some(inner),
+            _ => return None,
+        };
+        let mut slots = vec![self.top_key(path.as_bytes())];
+        if let Some(inner) = inner {
+            let at = match self.identity.iter().position(|k| **k == *inner.as_bytes()) {
+                Some(at) => at,
+                None => {
+                    self.identity.push(inner.as_bytes().into());
+                    self.identity.len() - 1
+                }
+            };
+            slots.push(usize::MAX - at);
+        }
+        Some(slots)
+    }
+
+    fn top_key(&mut self, key: &[u8]) -> usize {
+        if let Some(at) = self.top.iter().position(|k| **k == *key) {
+            return at;
+        }
+        self.top.push(key.into());
+        if key.len() >= 8 {
+            let head = u64::from_le_bytes(key[..8].try_into().expect("eight bytes"));
+            self.heads.push(head);
+        }
+        self.top.len() - 1
+    }
+
+    /// How many [`FieldRead`]s a skim with these fields fills.
+    pub fn len(&self) -> usize {
+        self.top.len() + self.identity.len()
+    }
+
+    /// True when no field is wanted.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The index in the reads of a slot [`Wanted::add`] returned.
+    pub fn read_index(&self, slot: usize) -> usize {
+        if slot < self.top.len() {
+            slot
+        } else {
+            self.top.len() + (usize::MAX - slot)
+        }
+    }
+
+    fn top_slot(&self, key: &[u8]) -> Option<usize> {
+        self.top.iter().position(|k| **k == *key)
+    }
+
+    fn identity_slot(&self, key: &[u8]) -> Option<usize> {
+        let at = self.identity.iter().position(|k| **k == *key)?;
+        Some(self.top.len() + at)
+    }
+
+    fn unsure_in_identity(&self, reads: &mut [FieldRead]) {
+        for read in &mut reads[self.top.len()..] {
+            *read = FieldRead::Unsure;
+        }
+    }
+}
+
+/// What the skim read of one wanted field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldRead {
+    /// Not in the record (where the skim looks).
+    Absent,
+    /// One string without escapes: the offsets of its quotes.
+    Str(u32, u32),
+    /// One string with an escape: the offsets of its quotes (decode before reading).
+    Escaped(u32, u32),
+    /// Repeated, not a string, or not read: the bytes must say.
+    Unsure,
+}
+
+impl FieldRead {
+    fn note(&mut self, member: &FramedMember<'_>, escapes: &mut Escapes<'_>) {
+        *self = match (*self, member.value_quotes) {
+            (FieldRead::Absent, Some((open, close))) => {
+                if escapes.within(open, close) {
+                    FieldRead::Escaped(open as u32, close as u32)
+                } else {
+                    FieldRead::Str(open as u32, close as u32)
+                }
+            }
+            _ => FieldRead::Unsure,
+        };
+    }
 }
 
 /// The first eight bytes of a key (with what follows it when shorter), read as one word.
@@ -123,6 +248,7 @@ fn framed_member<'a>(
         value,
         value_quotes: is_string.then_some((start, end)),
         next: k + 2 + 2 * is_string as usize,
+        head,
     })
 }
 
@@ -142,4 +268,70 @@ impl Escapes<'_> {
             .get(self.next)
             .is_some_and(|&p| (p as usize) < close)
     }
+}
+
+/// Whether some value of the Sigma field `path` may pass `test` (given a string value's raw
+/// bytes between its quotes), read from the landmarks as the skim reads members:
+/// `Some(false)` when no value can (the field is absent, or each of its values is a string
+/// without escapes that fails), `Some(true)` when one passes, and `None` when the landmarks
+/// cannot say: a key or value with an escape, a value that is not a string, a path nested
+/// anywhere but in `userIdentity`'s own members, or incomplete lists. A literal dotted key
+/// (`"userIdentity.arn"`) is read too, since a JSON event tries it first.
+pub(crate) fn framed_field_may(
+    b: &[u8],
+    marks: &Landmarks,
+    path: &str,
+    test: impl Fn(&[u8]) -> bool,
+) -> Option<bool> {
+    if !marks.complete {
+        return None;
+    }
+    let nested = path.split_once('.');
+    let mut escapes = Escapes {
+        at: &marks.backslashes,
+        next: 0,
+    };
+    let string_passes = |value_quotes: Option<(usize, usize)>, escapes: &mut Escapes<'_>| {
+        let (open, close) = value_quotes?;
+        if escapes.within(open, close) {
+            return None;
+        }
+        Some(test(&b[open + 1..close]))
+    };
+    let top = &marks.top_quotes;
+    let mut k = 0;
+    while k < top.len() {
+        let member = framed_member(b, top, k, &mut escapes)?;
+        if member.key == path.as_bytes() {
+            if string_passes(member.value_quotes, &mut escapes)? {
+                return Some(true);
+            }
+        } else if let Some((root, inner)) = nested
+            && member.key == root.as_bytes()
+        {
+            if root != "userIdentity" || inner.contains('.') {
+                return None;
+            }
+            // Framing notes the members of an object only (an array's are nested deeper).
+            if b[member.value] != b'{' || marks.identity_at != Some(member.value as u32) {
+                return None;
+            }
+            let bound = top.get(member.next).map_or(b.len(), |&q| q as usize);
+            let noted = &marks.identity_quotes;
+            let from = noted.partition_point(|&q| (q as usize) < member.value);
+            let to = from + noted[from..].partition_point(|&q| (q as usize) < bound);
+            let members = &noted[from..to];
+            let mut j = 0;
+            while j < members.len() {
+                let field = framed_member(b, members, j, &mut escapes)?;
+                if field.key == inner.as_bytes() && string_passes(field.value_quotes, &mut escapes)?
+                {
+                    return Some(true);
+                }
+                j = field.next;
+            }
+        }
+        k = member.next;
+    }
+    Some(false)
 }

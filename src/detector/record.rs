@@ -10,7 +10,7 @@
 
 use crate::detector::reader::RawRecord;
 use crate::detector::rule::Unevaluable;
-use crate::detector::skim::Landmarks;
+use crate::detector::skim::{FieldRead, Landmarks, Wanted};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::value::RawValue;
@@ -87,6 +87,10 @@ pub struct Record<'a> {
     /// What framing noted in `raw`, when the record came from the log reader.
     #[serde(skip)]
     pub landmarks: Option<&'a Landmarks>,
+    /// The fields the skim read of `raw` for text gates, and which fields those are (see
+    /// [`Detector::skim_wanted`](crate::detector::Detector::skim_wanted)).
+    #[serde(skip)]
+    pub skimmed: Option<(&'a Wanted, &'a [FieldRead])>,
 }
 
 /// Who made the call: the `userIdentity` block.

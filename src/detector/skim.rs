@@ -280,6 +280,6 @@ mod framed;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use framed::framed_field_may;
 use framed::{Escapes, FramedMember, framed_fields};
 pub use framed::{FieldRead, Wanted};
+pub(crate) use framed::{framed_field_may, framed_members};

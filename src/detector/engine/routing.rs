@@ -25,6 +25,11 @@ impl Detector {
         // (a rule match costs more, a regular expression say).
         if let Some(any) = &self.sigma_text_any {
             let mut text = RecordText::framed(record.raw, record.landmarks);
+            if let Some((wanted, reads)) = record.skimmed
+                && std::ptr::eq(wanted, &self.skim_wanted)
+            {
+                text = text.skimmed(wanted, reads);
+            }
             if text.may_contain(any) {
                 found.extend(
                     self.sigma_by_text

@@ -179,18 +179,22 @@ pub fn scan_reader_to<R: Read>(
         report_unread_elements(next_index..raw.index, &mut sink);
         next_index = raw.index + 1;
         // Most records interest no rule: decide that from a skim, without the full parse.
+        let skim = raw.skim_reading(detector.skim_wanted(), &mut reads);
         if let Skim::Known {
             source,
             name,
             identity_type,
-        } = raw.skim_reading(detector.skim_wanted(), &mut reads)
+        } = skim
             && !detector.wants_framed(source, name, identity_type, &raw, &reads)
         {
             stats.records += 1;
             continue;
         }
         match Record::from_raw(&raw) {
-            Ok(record) => {
+            Ok(mut record) => {
+                if let Skim::Known { .. } = skim {
+                    record.skimmed = Some((detector.skim_wanted(), &reads));
+                }
                 log.record_index = raw.index;
                 let verdict = detector.evaluate_tuned(&record, &log, &mut alerts, &mut suppressed);
                 for alert in alerts.drain(..) {

@@ -1,6 +1,7 @@
 //! A parsed record seen as a Sigma event, its JSON read only as far as a rule asks.
 
 use crate::detector::record::Record;
+use crate::detector::skim::framed_members;
 use rsigma_eval::event::{Event, EventValue, JsonEvent};
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -10,7 +11,7 @@ use std::collections::BTreeMap;
 
 /// One top-level member of the record: its raw JSON, and once asked, an event holding only it.
 struct Member<'a> {
-    raw: &'a RawValue,
+    raw: &'a str,
     event: OnceCell<JsonEvent<'static>>,
 }
 
@@ -48,19 +49,37 @@ impl<'r, 'a> RecordEvent<'r, 'a> {
     fn members(&self) -> Option<&BTreeMap<Cow<'a, str>, Member<'a>>> {
         self.members
             .get_or_init(|| {
+                let member = |(key, raw)| {
+                    let member = Member {
+                        raw,
+                        event: OnceCell::new(),
+                    };
+                    (key, member)
+                };
                 let raw: &'a [u8] = self.record.raw;
+                // From the landmarks framing noted, when they can say: no parse at all.
+                if let Some(marks) = self.record.landmarks
+                    && let Some(found) = framed_members(raw, marks)
+                {
+                    let as_text = |(key, value): (&'a [u8], &'a [u8])| {
+                        Some((
+                            Cow::Borrowed(std::str::from_utf8(key).ok()?),
+                            std::str::from_utf8(value).ok()?,
+                        ))
+                    };
+                    if let Some(found) = found.into_iter().map(as_text).collect::<Option<Vec<_>>>()
+                    {
+                        // Collected in order, so a repeated key keeps its last value, as a
+                        // JSON value does.
+                        return Some(found.into_iter().map(member).collect());
+                    }
+                }
                 let shallow: BTreeMap<Cow<'a, str>, &'a RawValue> =
                     serde_json::from_slice(raw).ok()?;
                 Some(
                     shallow
                         .into_iter()
-                        .map(|(key, raw)| {
-                            let member = Member {
-                                raw,
-                                event: OnceCell::new(),
-                            };
-                            (key, member)
-                        })
+                        .map(|(key, raw)| member((key, raw.get())))
                         .collect(),
                 )
             })
@@ -87,7 +106,7 @@ impl<'r, 'a> RecordEvent<'r, 'a> {
         };
         let event = member.event.get_or_init(|| {
             // A member that does not parse alone would not have parsed in the record either.
-            let value = serde_json::from_str(member.raw.get()).unwrap_or(Value::Null);
+            let value = serde_json::from_str(member.raw).unwrap_or(Value::Null);
             let mut only = Map::new();
             only.insert(key.clone().into_owned(), value);
             JsonEvent::owned(Value::Object(only))

@@ -639,6 +639,9 @@ fn lazy_field_access_agrees_with_the_whole_json_event() {
         // Types Sigma tells apart: bool, null, number, array, non-string typed fields.
         r#"{"eventName":7,"errorCode":null,"responseElements":{"publiclyAccessible":true,"n":1.5,"a":[{"k":"v"},{"k":"w"}]},"userIdentity":{"type":null,"arn":["x"]}}"#,
         r#"{"requestParameters":null,"resources":[{"ARN":"arn:aws:s3:::b"}],"userAgent":"\u0041\"b"}"#,
+        // Whitespace everywhere, and a repeated member no typed field reads (the last counts).
+        "{ \"eventName\" : \"A\" ,\n \"tlsDetails\" : { \"v\" : 1 } , \"tlsDetails\":{\"v\":[2 , 3]} ,\t\"x\" : true }",
+        r#"{"eventName":"A","requestParameters":{"k":"a}\"]"},"responseElements":"s","x":-1.5e3}"#,
     ];
     let mut records: Vec<Value> = odd
         .iter()
@@ -672,6 +675,16 @@ fn lazy_field_access_agrees_with_the_whole_json_event() {
         );
         let record = crate::detector::record::Record::from_slice(&bytes).unwrap();
         let lazy = RecordEvent::new(&record);
+        // The same record read by the log reader: its members are found from the landmarks.
+        let log = [b"{\"Records\":[".as_slice(), &bytes, b"]}"].concat();
+        let mut reader = crate::detector::reader::LogReader::open(
+            log.as_slice(),
+            crate::detector::reader::ReaderConfig::default(),
+        )
+        .unwrap();
+        let raw = reader.next_record().unwrap().expect("one record");
+        let framed_record = crate::detector::record::Record::from_raw(&raw).unwrap();
+        let framed = RecordEvent::new(&framed_record);
         let whole = rsigma_eval::event::JsonEvent::borrow(value);
         let mut paths = Vec::new();
         all_paths(value, "", &mut paths);
@@ -691,6 +704,11 @@ fn lazy_field_access_agrees_with_the_whole_json_event() {
                 lazy.get_field(path),
                 whole.get_field(path),
                 "record {i}, path {path}"
+            );
+            assert_eq!(
+                framed.get_field(path),
+                whole.get_field(path),
+                "record {i} framed, path {path}"
             );
             checked += 1;
         }

@@ -335,3 +335,44 @@ pub(crate) fn framed_field_may(
     }
     Some(false)
 }
+
+/// The record's top-level members as (key, raw value) pairs in order, read from the
+/// landmarks; `None` when they cannot say (incomplete lists, a key with an escape, anything
+/// unexpected). A value runs from its first byte to the next member's key (or the record's
+/// closing brace), less the separator and whitespace.
+pub(crate) fn framed_members<'a>(
+    b: &'a [u8],
+    marks: &Landmarks,
+) -> Option<Vec<(&'a [u8], &'a [u8])>> {
+    if !marks.complete {
+        return None;
+    }
+    let close = b.iter().rposition(|&c| c == b'}')?;
+    let mut escapes = Escapes {
+        at: &marks.backslashes,
+        next: 0,
+    };
+    let top = &marks.top_quotes;
+    let mut members = Vec::with_capacity(top.len() / 3);
+    let mut k = 0;
+    while k < top.len() {
+        let member = framed_member(b, top, k, &mut escapes)?;
+        let end = match top.get(member.next) {
+            Some(&next_key) => {
+                let before = b[..next_key as usize]
+                    .iter()
+                    .rposition(|c| !c.is_ascii_whitespace())?;
+                if b[before] != b',' {
+                    return None;
+                }
+                before
+            }
+            None => close,
+        };
+        let value = b.get(member.value..end)?;
+        let len = value.iter().rposition(|c| !c.is_ascii_whitespace())? + 1;
+        members.push((member.key, &value[..len]));
+        k = member.next;
+    }
+    Some(members)
+}

@@ -74,7 +74,12 @@ pub fn skim_reading<'a>(
         return skim(record);
     }
     reads.fill(FieldRead::Absent);
-    framed_fields(record, landmarks, wanted, reads).unwrap_or(Skim::Unknown)
+    let skimmed = if wanted.is_empty() {
+        framed_fields::<false>(record, landmarks, wanted, reads)
+    } else {
+        framed_fields::<true>(record, landmarks, wanted, reads)
+    };
+    skimmed.unwrap_or(Skim::Unknown)
 }
 
 /// Where a record's shallow strings are, found while framing it. Offsets are from the

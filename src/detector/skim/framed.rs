@@ -7,7 +7,8 @@ use super::{Landmarks, Once, Skim, identity_type_from_bytes, skip_ws};
 /// follows it; its value starts after the `:` and, when it is a string, is the next string of
 /// the list. Keys with an escape, repeats and values of the wrong type make it unsure, as in
 /// [`skim_fields`].
-pub(super) fn framed_fields<'a>(
+/// `CAPTURE` false skips the `wanted` fields altogether (the scan without text gates).
+pub(super) fn framed_fields<'a, const CAPTURE: bool>(
     b: &'a [u8],
     marks: &'a Landmarks,
     wanted: &Wanted,
@@ -25,7 +26,7 @@ pub(super) fn framed_fields<'a>(
     let mut k = 0;
     while k < top.len() {
         let member = framed_member(b, top, k, &mut escapes)?;
-        if !member.may_be_read && !wanted.heads.contains(&member.head) {
+        if !member.may_be_read && !(CAPTURE && wanted.heads.contains(&member.head)) {
             k = member.next;
             continue;
         }
@@ -39,7 +40,9 @@ pub(super) fn framed_fields<'a>(
                 if marks.identity_at != Some(member.value as u32) {
                     // Framing did not note this object's strings: read it from the bytes.
                     identity_type_from_bytes(b, member.value, &mut identity)?;
-                    wanted.unsure_in_identity(reads);
+                    if CAPTURE {
+                        wanted.unsure_in_identity(reads);
+                    }
                     k = member.next;
                     continue;
                 }
@@ -54,14 +57,14 @@ pub(super) fn framed_fields<'a>(
                     let field = framed_member(b, inner, j, &mut escapes)?;
                     if field.key == b"type" {
                         identity.read_framed(b, &field, &mut escapes)?;
-                    } else if let Some(at) = wanted.identity_slot(field.key) {
+                    } else if CAPTURE && let Some(at) = wanted.identity_slot(field.key) {
                         reads[at].note(&field, &mut escapes);
                     }
                     j = field.next;
                 }
             }
             key => {
-                if let Some(at) = wanted.top_slot(key) {
+                if CAPTURE && let Some(at) = wanted.top_slot(key) {
                     reads[at].note(&member, &mut escapes);
                 }
             }

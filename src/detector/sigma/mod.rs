@@ -26,8 +26,8 @@ pub use text::{RecordText, TextFinder, TextGate, may_contain};
 use crate::detector::alert::AttackRef;
 use crate::detector::rule::Severity;
 use crate::detector::sigma_correlation::SigmaCorrelation;
-use rsigma_eval::event::JsonEvent;
 use rsigma_eval::compiler::eval_condition;
+use rsigma_eval::event::JsonEvent;
 use rsigma_eval::{CompiledRule, evaluate_rule};
 use serde_json::Value;
 use std::sync::Arc;
@@ -158,18 +158,21 @@ impl SigmaRule {
                 }
             ));
         }
-        let texts: Vec<String> = gates
+        let texts: Vec<&TextGate> = gates
             .iter()
             .filter_map(|g| match g {
-                Gate::Text(t) => Some(t.to_string()),
+                Gate::Text(t) => Some(t),
                 _ => None,
             })
             .collect();
         if !texts.is_empty() {
-            kinds.push(format!(
-                "records that hold {} (a byte search on every record)",
-                texts.join(" or ")
-            ));
+            let how = if texts.iter().all(|t| t.is_skimmed()) {
+                "a field the skim reads from every record"
+            } else {
+                "a byte search on every record"
+            };
+            let listed: Vec<String> = texts.iter().map(|t| t.to_string()).collect();
+            kinds.push(format!("records with {} ({how})", listed.join(" or ")));
         }
         kinds.join("; ")
     }
@@ -223,10 +226,9 @@ impl SigmaRule {
     /// pass) on every match, which cost more than the match itself.
     pub fn matches_record(&self, event: &RecordEvent<'_, '_>) -> bool {
         let mut matched = Vec::new();
-        self.compiled
-            .conditions
-            .iter()
-            .any(|condition| eval_condition(condition, &self.compiled.detections, event, &mut matched))
+        self.compiled.conditions.iter().any(|condition| {
+            eval_condition(condition, &self.compiled.detections, event, &mut matched)
+        })
     }
 }
 

@@ -393,6 +393,16 @@ fn field_text_gates_read_the_field_and_never_refuse_a_match() {
         &TextGate::in_field("userAgent", "trufflehog"),
         r#"{"userAgent":"Truffle\u0048og"}"#
     ));
+    // What `config check` and `rules` say each costs.
+    assert_eq!(
+        truffle.reads(),
+        "records with \"trufflehog\" in userAgent (a field the skim reads from every record)"
+    );
+    let nested = one(&with_detection(
+        "  sel:\n    requestParameters.userAgent|contains: TruffleHog\n  condition: sel\n",
+    ))
+    .unwrap();
+    assert!(nested.reads().ends_with("(a byte search on every record)"));
     // Both rules match their own positive records.
     assert!(imds.matches(&serde_json::from_str(&cases[0].0).unwrap()));
     assert!(truffle.matches(&serde_json::from_str(&cases[2].0).unwrap()));

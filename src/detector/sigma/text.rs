@@ -36,6 +36,14 @@ impl TextGate {
         }
     }
 
+    /// True when the skim reads this gate's field (a top-level member or one of
+    /// `userIdentity`'s), so the gate costs no search.
+    pub fn is_skimmed(&self) -> bool {
+        self.field
+            .as_deref()
+            .is_some_and(|path| Wanted::default().add(path).is_some())
+    }
+
     /// Whether a record's raw bytes may satisfy this gate (see [`RecordText::may_contain`]).
     pub fn may_pass(&self, bytes: &[u8]) -> bool {
         RecordText::new(bytes).may_contain(&TextFinder::any_of([self]))

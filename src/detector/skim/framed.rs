@@ -26,7 +26,8 @@ pub(super) fn framed_fields<'a, const CAPTURE: bool>(
     let mut k = 0;
     while k < top.len() {
         let member = framed_member(b, top, k, &mut escapes)?;
-        if !member.may_be_read && !(CAPTURE && wanted.heads.contains(&member.head)) {
+        let captured = CAPTURE && wanted.heads.contains(&member.head);
+        if !(member.may_be_read || captured) {
             k = member.next;
             continue;
         }

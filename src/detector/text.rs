@@ -3,8 +3,14 @@
 /// Escapes control characters (so a crafted value cannot forge lines or terminal sequences)
 /// and cuts the result to at most `max_chars` characters, marking the cut with `…`.
 pub fn clean(s: &str, max_chars: usize) -> String {
-    // Most text is short and plain: copied whole (its bytes bound its characters).
-    if s.len() <= max_chars && !s.chars().any(is_unsafe) {
+    // Most text is short and plain: copied whole (its bytes bound its characters). In ASCII
+    // only the control characters are unsafe.
+    let plain = if s.is_ascii() {
+        !s.bytes().any(|b| b.is_ascii_control())
+    } else {
+        !s.chars().any(is_unsafe)
+    };
+    if s.len() <= max_chars && plain {
         return s.to_owned();
     }
     let mut out = String::with_capacity(s.len().min(max_chars * 2));

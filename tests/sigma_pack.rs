@@ -9,8 +9,8 @@
 
 use std::path::Path;
 use trailwatch::cli::tuning::read_sigma_dir;
-use trailwatch::detector::Record;
 use trailwatch::detector::sigma::{self, RecordEvent};
+use trailwatch::detector::{Detector, DetectorConfig, ReaderConfig, Record, scan_log};
 
 #[test]
 fn sigmahq_cloudtrail_rules_load_and_agree_with_json_evaluation() {
@@ -50,7 +50,14 @@ fn sigmahq_cloudtrail_rules_load_and_agree_with_json_evaluation() {
     let Ok(entries) = std::fs::read_dir(&samples) else {
         return;
     };
-    let (mut checked, mut matches) = (0, 0);
+    // The whole scan too: the skim, its reads for text gates and the landmarks, on the logs
+    // as the reader frames them.
+    let detector = Detector::new(&DetectorConfig {
+        sigma_rules: loaded.rules.clone(),
+        ..DetectorConfig::default()
+    })
+    .unwrap();
+    let (mut checked, mut matches, mut scanned) = (0, 0, 0);
     for entry in entries {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         let doc: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -59,6 +66,30 @@ fn sigmahq_cloudtrail_rules_load_and_agree_with_json_evaluation() {
             .cloned()
             .or_else(|| doc["Records"].as_array().cloned())
             .unwrap_or_default();
+        let log = serde_json::to_vec(&serde_json::json!({ "Records": records })).unwrap();
+        let mut raised = std::collections::BTreeSet::new();
+        scan_log(
+            &log[..],
+            "stratus",
+            &detector,
+            ReaderConfig::default(),
+            |alert| {
+                raised.insert((alert.log_object.record_index, alert.rule_id));
+            },
+        )
+        .unwrap();
+        for (index, value) in records.iter().enumerate() {
+            for rule in loaded.rules.rules().iter().filter(|r| r.alerts_alone) {
+                assert_eq!(
+                    raised.contains(&(index as u64, rule.rule_id.clone())),
+                    rule.matches(value),
+                    "the scan and {} disagree on {}",
+                    rule.rule_id,
+                    value["eventID"]
+                );
+                scanned += 1;
+            }
+        }
         for value in records {
             let bytes = serde_json::to_vec(&value).unwrap();
             let record = Record::from_slice(&bytes).unwrap();
@@ -86,5 +117,8 @@ fn sigmahq_cloudtrail_rules_load_and_agree_with_json_evaluation() {
             }
         }
     }
-    println!("{checked} rule/record pairs agree; {matches} matches passed their rule's gates");
+    println!(
+        "{checked} rule/record pairs agree; {matches} matches passed their rule's gates; \
+         {scanned} pairs agree with the scan"
+    );
 }

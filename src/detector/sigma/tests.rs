@@ -450,10 +450,13 @@ fn gate_rule_matches(gate: &TextGate, record: &Value) -> bool {
     RULES.with_borrow_mut(|rules| {
         if !rules.iter().any(|(g, _)| g == gate) {
             let field = gate.field.as_deref().expect("a field gate");
-            let rule = one(&with_detection(&format!(
-                "  sel:\n    {field}|contains: '{}'\n  condition: sel\n",
-                gate.text
-            )))
+            let rule = one_with(
+                &with_detection(&format!(
+                    "  sel:\n    {field}|contains: '{}'\n  condition: sel\n",
+                    gate.text
+                )),
+                &ALLOW_CALLER_TYPE_ONLY,
+            )
             .unwrap();
             rules.push((gate.clone(), rule));
         }
@@ -521,6 +524,15 @@ fn framed_field_gates_never_refuse_a_match_on_mutated_records() {
         let Ok(value) = serde_json::from_str::<Value>(&record) else {
             continue;
         };
+        // Gates on the fields the skim reads for itself (SigmaHQ 905d389b's caller type is
+        // one): `framed_gate_passes` checks each against its rule's own evaluation.
+        for gate in [
+            TextGate::in_field("userIdentity.type", "assumedrole"),
+            TextGate::in_field("eventName", "getobject"),
+            TextGate::in_field("eventSource", "s3.amazonaws"),
+        ] {
+            framed_gate_passes(&gate, &record);
+        }
         for rule in [&imds, &truffle] {
             let Some(Gate::Text(gate)) = rule.route.as_ref().and_then(|r| r.first()) else {
                 panic!("{} has no text gate", rule.rule_id);

@@ -31,6 +31,10 @@ pub(super) fn framed_fields<'a, const CAPTURE: bool>(
             k = member.next;
             continue;
         }
+        // Before the skim's own keys: a gate may read eventName or userIdentity too.
+        if CAPTURE && let Some(at) = wanted.top_slot(member.key) {
+            reads[at].note(&member, &mut escapes);
+        }
         match member.key {
             b"eventSource" => source.read_framed(b, &member, &mut escapes)?,
             b"eventName" => name.read_framed(b, &member, &mut escapes)?,
@@ -56,19 +60,16 @@ pub(super) fn framed_fields<'a, const CAPTURE: bool>(
                 let mut j = 0;
                 while j < inner.len() {
                     let field = framed_member(b, inner, j, &mut escapes)?;
+                    if CAPTURE && let Some(at) = wanted.identity_slot(field.key) {
+                        reads[at].note(&field, &mut escapes);
+                    }
                     if field.key == b"type" {
                         identity.read_framed(b, &field, &mut escapes)?;
-                    } else if CAPTURE && let Some(at) = wanted.identity_slot(field.key) {
-                        reads[at].note(&field, &mut escapes);
                     }
                     j = field.next;
                 }
             }
-            key => {
-                if CAPTURE && let Some(at) = wanted.top_slot(key) {
-                    reads[at].note(&member, &mut escapes);
-                }
-            }
+            _ => {}
         }
         k = member.next;
     }

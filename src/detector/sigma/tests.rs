@@ -331,12 +331,9 @@ fn text_gates_never_refuse_a_record_the_rule_could_match() {
     assert!(may_contain(br#"{"a":"xxKALI"}"#, b"kali"));
 }
 
-/// A gate on a field's text reads only that field's values from the bytes, yet never refuses
-/// a record the rule matches: values under the key at any depth, repeated keys, a literal
-/// dotted key, odd whitespace, values that are not strings, escapes and non-ASCII text.
-#[test]
-fn field_text_gates_read_the_field_and_never_refuse_a_match() {
-    // SigmaHQ 352a918a (IMDS credentials used outside AWS) and a840e606 (TruffleHog).
+/// SigmaHQ 352a918a (IMDS credentials used outside AWS) and a840e606 (TruffleHog): the two
+/// CloudTrail rules whose gate is a text in a field.
+fn text_gated_rules() -> (SigmaRule, SigmaRule) {
     let imds = one(&with_detection(
         "  sel:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: sel\n",
     ))
@@ -345,6 +342,15 @@ fn field_text_gates_read_the_field_and_never_refuse_a_match() {
         "  sel:\n    userAgent: TruffleHog\n  condition: sel\n",
     ))
     .unwrap();
+    (imds, truffle)
+}
+
+/// A gate on a field's text reads only that field's values from the bytes, yet never refuses
+/// a record the rule matches: values under the key at any depth, repeated keys, a literal
+/// dotted key, odd whitespace, values that are not strings, escapes and non-ASCII text.
+#[test]
+fn field_text_gates_read_the_field_and_never_refuse_a_match() {
+    let (imds, truffle) = text_gated_rules();
     let role = r#""arn":"arn:aws:sts::1:assumed-role/aws:ec2-instance/i-1""#;
     let cases: Vec<(String, bool, bool)> = vec![
         // (record, IMDS gate passes, TruffleHog gate passes)
@@ -469,14 +475,7 @@ fn gate_rule_matches(gate: &TextGate, record: &Value) -> bool {
 /// records: keys and values moved, repeated, escaped, nested or of other types.
 #[test]
 fn framed_field_gates_never_refuse_a_match_on_mutated_records() {
-    let imds = one(&with_detection(
-        "  sel:\n    userIdentity.arn|re: '.+:assumed-role/aws:.+'\n  condition: sel\n",
-    ))
-    .unwrap();
-    let truffle = one(&with_detection(
-        "  sel:\n    userAgent|contains: TruffleHog\n  condition: sel\n",
-    ))
-    .unwrap();
+    let (imds, truffle) = text_gated_rules();
     let base = r#"{"eventVersion":"1.09","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/aws:ec2-instance/i-1","sessionContext":{"sessionIssuer":{"type":"Role","arn":"arn:aws:iam::1:role/x"}}},"eventSource":"s3.amazonaws.com","eventName":"GetObject","userAgent":"TruffleHog v3","requestParameters":{"userAgent":"TruffleHog","arn":"x:assumed-role/aws:y"}}"#;
     let pieces: &[&str] = &[
         "\"",

@@ -51,12 +51,7 @@ pub(super) fn framed_fields<'a, const CAPTURE: bool>(
                     k = member.next;
                     continue;
                 }
-                // Its members' strings: those noted inside it, before the next top-level key.
-                let bound = top.get(member.next).map_or(b.len(), |&q| q as usize);
-                let noted = &marks.identity_quotes;
-                let from = noted.partition_point(|&q| (q as usize) < member.value);
-                let to = from + noted[from..].partition_point(|&q| (q as usize) < bound);
-                let inner = &noted[from..to];
+                let inner = identity_members(b, marks, &member);
                 let mut j = 0;
                 while j < inner.len() {
                     let field = framed_member(b, inner, j, &mut escapes)?;
@@ -78,6 +73,19 @@ pub(super) fn framed_fields<'a, const CAPTURE: bool>(
         name: name.value?,
         identity_type: identity.value,
     })
+}
+
+/// The strings framing noted among the members of the `userIdentity` object that `member`
+/// holds: those inside it, before the next top-level key.
+fn identity_members<'m>(b: &[u8], marks: &'m Landmarks, member: &FramedMember<'_>) -> &'m [u32] {
+    let bound = marks
+        .top_quotes
+        .get(member.next)
+        .map_or(b.len(), |&q| q as usize);
+    let noted = &marks.identity_quotes;
+    let from = noted.partition_point(|&q| (q as usize) < member.value);
+    let to = from + noted[from..].partition_point(|&q| (q as usize) < bound);
+    &noted[from..to]
 }
 
 /// One member read from a level's list of quotes.
@@ -321,11 +329,7 @@ pub(crate) fn framed_field_may(
             if b[member.value] != b'{' || marks.identity_at != Some(member.value as u32) {
                 return None;
             }
-            let bound = top.get(member.next).map_or(b.len(), |&q| q as usize);
-            let noted = &marks.identity_quotes;
-            let from = noted.partition_point(|&q| (q as usize) < member.value);
-            let to = from + noted[from..].partition_point(|&q| (q as usize) < bound);
-            let members = &noted[from..to];
+            let members = identity_members(b, marks, &member);
             let mut j = 0;
             while j < members.len() {
                 let field = framed_member(b, members, j, &mut escapes)?;
